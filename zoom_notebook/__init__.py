@@ -1,0 +1,76 @@
+"""zoom-notebook: talk to Zoom Team Chat from Jupyter.
+
+``import zoom_notebook as zn`` then ``zn.send("hello", to_channel="...")``. In IPython,
+``%load_ext zoom_notebook`` registers the ``%zoomchat`` magics. Importing this package
+is cheap: requests, authlib and ipywidgets load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AuthError,
+    ConnectFailed,
+    LoginDenied,
+    OutcomeUnknown,
+    RateLimited,
+    ReauthRequired,
+    ValidationError,
+    ZoomAPIError,
+    ZoomNotebookError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "ConnectFailed",
+    "LoginDenied",
+    "OutcomeUnknown",
+    "RateLimited",
+    "ReauthRequired",
+    "SentMessage",
+    "Settings",
+    "ValidationError",
+    "ZoomAPIError",
+    "ZoomChatClient",
+    "ZoomNotebookError",
+    "build_message",
+    "sandbox",
+    "send",
+    "split_message",
+]
+
+# name -> module that defines it; imported on first attribute access.
+_LAZY = {
+    "send": ".api",
+    "SentMessage": ".api",
+    "ZoomChatClient": ".client",
+    "Settings": ".config",
+    "build_message": ".message",
+    "split_message": ".message",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import sandbox
+    from .api import SentMessage, send
+    from .client import ZoomChatClient
+    from .config import Settings
+    from .message import build_message, split_message
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sandbox":
+        return importlib.import_module(".sandbox", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoom_notebook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,220 @@
+"""``send()``: the one way a message leaves this package (scripts, magics, form, alerts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Union
+
+from .config import Settings
+from .errors import ValidationError
+from .message import Mentions, build_message, check_id
+
+FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
+
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+#: (api_url, sender, "to_channel"|"to_contact", target) -> main message id of the thread
+#: this process last sent to in that conversation.
+_last_main: dict[tuple[str, str, str, str], str] = {}
+
+
+@dataclasses.dataclass
+class Attachment:
+    """A file sent with a message: its id, or why it could not be sent."""
+
+    name: str
+    id: str | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass
+class SentMessage:
+    """A delivered message (or, with ``dry_run``, the one that would have been sent)."""
+
+    id: str | None
+    message: str
+    to_channel: str | None = None
+    to_contact: str | None = None
+    reply_to: str | None = None
+    mentions: list[str] = dataclasses.field(default_factory=list)
+    attachments: list[Attachment] = dataclasses.field(default_factory=list)
+    user: str = "me"
+    dry_run: bool = False
+    request: dict[str, Any] | None = None
+
+    @property
+    def target(self) -> str:
+        return f"channel {self.to_channel}" if self.to_channel else f"contact {self.to_contact}"
+
+    @property
+    def thread_id(self) -> str | None:
+        """The main message of the thread this message belongs to."""
+        return self.reply_to or self.id
+
+    def _lines(self) -> list[tuple[str, str]]:
+        rows = [("to", self.target)]
+        if self.reply_to:
+            rows.append(("thread", f"reply to {self.reply_to}"))
+        if self.mentions:
+            rows.append(("mentions", ", ".join(self.mentions)))
+        for att in self.attachments:
+            rows.append(("file", f"{att.name} ({att.id})" if att.id
+                         else f"{att.name} — NOT SENT: {att.error}"))
+        rows.append(("id", self.id or "(dry run: nothing sent)"))
+        return rows
+
+    def __repr__(self) -> str:
+        head = "Dry run — would send" if self.dry_run else "Sent"
+        lines = [f"{head} to {self.target}"]
+        lines += [f"  {k}: {v}" for k, v in self._lines()[1:]]
+        if self.dry_run and self.request is not None:
+            import json
+
+            lines.append("  request: " + json.dumps(self.request, ensure_ascii=False))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "Dry run — nothing sent" if self.dry_run else "✓ Sent to Zoom"
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+            f"<td>{html.escape(v)}</td></tr>" for k, v in self._lines())
+        preview = html.escape(self.message if len(self.message) < 300
+                              else self.message[:300] + "…")
+        return (f"<div class='zoom-notebook-receipt'><b>{head}</b><table>{rows}</table>"
+                f"<pre style='white-space:pre-wrap'>{preview}</pre></div>")
+
+
+def _client_for(settings: Settings) -> Any:
+    from .client import ZoomChatClient
+
+    key = dataclasses.astuple(settings)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = ZoomChatClient.from_settings(settings)
+            _clients[key] = client
+        return client
+
+
+def client(settings: Settings | None = None) -> Any:
+    """The shared :class:`ZoomChatClient` for the current settings."""
+    return _client_for(settings or Settings.load())
+
+
+def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
+    from .client import check_file
+
+    out = []
+    if isinstance(files, (str, bytes, os.PathLike)):
+        files = [files]  # type: ignore[list-item]
+    for spec in files:
+        if isinstance(spec, tuple):
+            if len(spec) != 2:
+                raise ValidationError("files", "a file is a path or a (name, bytes) pair")
+            name, content = spec
+        else:
+            path = Path(spec)  # type: ignore[arg-type]
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                raise ValidationError("files", f"cannot read {path}: {exc.strerror}") from None
+            name = path.name
+        check_file(name, content)
+        out.append((name, bytes(content)))
+    if len(out) > 6:
+        raise ValidationError("files", "at most 6 files per message")
+    return out
+
+
+def _conversation(settings: Settings, user: str, kind: str, target: str
+                  ) -> tuple[str, str, str, str]:
+    return (settings.api_url, user, kind, target)
+
+
+def send(
+    message: str,
+    *,
+    to_contact: str | None = None,
+    to_channel: str | None = None,
+    reply_to: str | None = None,
+    mentions: Mentions = None,
+    files: Iterable[FileSpec] = (),
+    user: str | None = None,
+    settings: Settings | None = None,
+) -> SentMessage:
+    """Send a Team Chat message and return its :class:`SentMessage` once delivered.
+
+    Exactly one of ``to_contact`` (email or user id) / ``to_channel`` (channel id).
+    ``reply_to`` is a message id, or ``"last"`` for the thread this process last sent
+    to in that conversation. ``mentions``: emails, ``"all"``, or a dict of display name
+    -> email. ``files``: paths or ``(name, bytes)`` pairs, sent into the same thread.
+    Everything is validated before any token or network work.
+    """
+    settings = settings or Settings.load()
+    if user is not None:
+        check_id("user", user)
+    resolved_reply = reply_to
+    if reply_to == "last":
+        resolved_reply = None  # placeholder so build_message validates the rest first
+    payload = build_message(message, to_contact=to_contact, to_channel=to_channel,
+                            reply_to=resolved_reply, mentions=mentions)
+    blobs = _read_files(files)
+    kind = "to_channel" if "to_channel" in payload else "to_contact"
+    target = payload[kind]
+    sender = user or settings.user
+    if reply_to == "last":
+        key = _conversation(settings, sender, kind, target)
+        with _lock:
+            last = _last_main.get(key)
+        if last is None:
+            raise ValidationError("reply_to", f"'last' needs an earlier message to {target} "
+                                              "from this kernel; pass a message id instead")
+        payload["reply_main_message_id"] = last
+        resolved_reply = last
+    mention_names = [item.get("at_contact", "all") for item in payload.get("at_items", [])]
+    sent = SentMessage(id=None, message=payload["message"], reply_to=resolved_reply,
+                       mentions=mention_names, user=sender, **{kind: target})
+    if settings.dry_run:
+        sent.dry_run = True
+        sent.request = {"method": "POST", "url": f"{settings.api_url}/chat/users/{sender}"
+                        "/messages", "json": payload}
+        sent.attachments = [Attachment(name) for name, _ in blobs]
+        return sent
+
+    client = _client_for(settings)
+    sent.user = user or client.user
+    file_target = target
+    if blobs and kind == "to_contact" and "@" in target:
+        file_target = _contact_id(client, target)  # before anything is delivered
+    sent.id = client.send_message(payload, user=user)
+    thread = resolved_reply or sent.id
+    with _lock:
+        _last_main[_conversation(settings, sender, kind, target)] = thread
+    for name, content in blobs:
+        att = Attachment(name)
+        try:
+            att.id = client.send_file(name, content, reply_to=thread, user=user,
+                                      **{kind: file_target})
+        except Exception as exc:  # the text was delivered: report the file, don't lose it
+            att.error = str(exc)
+        sent.attachments.append(att)
+    return sent
+
+
+def _contact_id(client: Any, email: str) -> str:
+    """The file API takes user ids, not emails: look the contact up."""
+    for contact in client.search_contacts(email):
+        if str(contact.get("email", "")).lower() == email.lower() and contact.get("id"):
+            return str(contact["id"])
+    raise ValidationError("to_contact", f"no contact with email {email} was found to send "
+                                        "files to; pass their user id instead")
+
+
+def _forget_threads() -> None:
+    """Forget which thread was last sent to (tests)."""
+    with _lock:
+        _last_main.clear()

@@ -1,0 +1,101 @@
+"""The ``zoom-notebook`` command: ``send`` and ``sandbox`` (and the demo)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .errors import ZoomNotebookError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoom-notebook",
+                                     description="Talk to Zoom Team Chat from the shell.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    send = sub.add_parser("send", help="send a message")
+    target = send.add_mutually_exclusive_group(required=True)
+    target.add_argument("-c", "--channel", help="channel id")
+    target.add_argument("-t", "--contact", help="contact email or user id")
+    send.add_argument("-r", "--reply-to", help="main message id of the thread to reply in")
+    send.add_argument("-m", "--mention", action="append", default=[],
+                      help="email to mention, or 'all' (repeatable)")
+    send.add_argument("-f", "--file", action="append", default=[], help="file to attach")
+    send.add_argument("text", nargs="+", help="the message")
+
+    sandbox = sub.add_parser("sandbox", help="run the local Zoom-compatible sandbox")
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sandbox.add_argument("--qps", type=int, default=None, help="account limit per second")
+    sandbox.add_argument("--env-file", type=Path, default=None,
+                         help="where to write the environment (with a sandbox access token) "
+                              "for clients; default: sandbox.env in ZOOM_NOTEBOOK_HOME")
+
+    demo = sub.add_parser("demo", help="send a few messages to a fresh sandbox")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the sandbox running afterwards (Ctrl-C to stop)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "send":
+            return _send(args)
+        if args.command == "sandbox":
+            return _sandbox(args)
+        if args.command == "demo":
+            from .demo import run
+
+            return run(keep=args.keep)
+    except ZoomNotebookError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 2  # pragma: no cover
+
+
+def _send(args: argparse.Namespace) -> int:
+    from .api import send
+
+    sent = send(" ".join(args.text), to_channel=args.channel, to_contact=args.contact,
+                reply_to=args.reply_to, mentions=args.mention or None, files=args.file)
+    print(repr(sent))
+    return 0
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Write ``export`` lines readable by the owner only (they hold a token)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        for key, value in env.items():
+            fh.write(f"export {key}='{value}'\n")
+    os.chmod(path, 0o600)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from .config import Settings
+    from .sandbox import Sandbox
+
+    sb = Sandbox(port=args.port, qps=args.qps).start()
+    env_file = args.env_file or Settings.load().home_dir / "sandbox.env"
+    write_env_file(env_file, {**sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token()})
+    print(f"Zoom sandbox on {sb.url}  (conversations: {sb.url}/)")
+    print(f"Point a shell at it:  source {env_file}")
+    print("Channels: " + ", ".join(f"{c.name}={c.id}" for c in sb.world.channels.values()))
+    print("Ctrl-C to stop.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""``ZoomChatClient``: the typed Team Chat REST client.
+
+Every HTTP call goes through :meth:`ZoomChatClient.request`, which alone owns base URLs,
+timeouts, the auth header, error mapping, pacing and retries. Retries follow
+SECURITY.md 17-19: automatic only when the request cannot have been delivered
+(connect-phase errors; 429/503 within a time budget; one 401 after a forced token
+refresh). A read timeout, a reset after sending, or 500/502/504 on a request that
+changes something raises :class:`OutcomeUnknown` and is never re-sent automatically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from urllib.parse import quote, urljoin, urlsplit
+
+from .config import Settings
+from .credentials import Credentials
+from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ValidationError, ZoomAPIError
+from .message import check_id, check_target
+from .retry import backoff_delay, parse_retry_after
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
+DEFAULT_RETRY_BUDGET = 30.0  # seconds a call may spend waiting to retry
+MAX_REDIRECTS = 5
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 20 * 1024 * 1024
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
+_UNKNOWN_STATUSES = (500, 502, 504)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    """True when the error happened before any byte of the request was sent."""
+    import requests
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps it
+        return isinstance(reason, (urllib3.exceptions.NewConnectionError,
+                                   urllib3.exceptions.ConnectTimeoutError))
+    return False
+
+
+class ZoomChatClient:
+    """Team Chat over a ``requests.Session``.
+
+    ``credentials`` supplies access tokens (see :mod:`zoom_notebook.credentials`).
+    ``user`` is the sender path segment (``me`` for user OAuth; a user id or email for
+    Server-to-Server); it defaults to the credentials' user.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        api_url: str = "https://api.zoom.us/v2",
+        file_api_url: str = "https://file.zoom.us/v2",
+        user: str | None = None,
+        session: "requests.Session | None" = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.credentials = credentials
+        self.api_url = api_url.rstrip("/")
+        self.file_api_url = file_api_url.rstrip("/")
+        self.user = user or credentials.default_user
+        self.timeout = timeout
+        self.retry_budget = retry_budget
+        self._sleep = sleep
+        self._session = session
+        self._session_lock = threading.Lock()
+        self._pause_until = 0.0  # monotonic time before which no request starts
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> "ZoomChatClient":
+        """A client for these settings, with the credential source they call for."""
+        from .credentials import from_settings
+
+        return cls(from_settings(settings), api_url=settings.api_url,
+                   file_api_url=settings.file_api_url, **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> "ZoomChatClient":
+        """A client configured from the environment and the config file."""
+        return cls.from_settings(Settings.load(), **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"ZoomChatClient(api_url={self.api_url!r}, user={self.user!r}, "
+                f"credentials={self.credentials.kind})")
+
+    @property
+    def session(self) -> "requests.Session":
+        if self._session is None:
+            with self._session_lock:
+                if self._session is None:
+                    import requests
+
+                    session = requests.Session()
+                    session.headers["User-Agent"] = "zoom-notebook"
+                    session.trust_env = True
+                    self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    # ------------------------------------------------------------------ the one path
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        base: str = "api",
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Any = None,
+        idempotent: bool | None = None,
+        describe: tuple[str | None, str | None] = (None, None),
+    ) -> "requests.Response":
+        """Send one API call; return the successful response or raise a typed error.
+
+        ``base`` is ``"api"`` or ``"file"``. ``idempotent`` defaults to True for GET
+        and PUT: those may be retried after an unknown outcome; a POST never is.
+        ``describe`` is ``(target, text)`` for an :class:`OutcomeUnknown`.
+        """
+        import requests
+
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        url = (self.file_api_url if base == "file" else self.api_url) + path
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        refreshed = False
+        while True:
+            self._wait_for_pace()
+            token = self.credentials.access_token()
+            try:
+                resp = self._send(method, url, token, params=params, json=json,
+                                  data=data, files=files)
+            except requests.RequestException as exc:
+                if _is_connect_error(exc):
+                    if self._backoff(attempt, deadline):
+                        attempt += 1
+                        continue
+                    host = urlsplit(url).netloc
+                    raise ConnectFailed(
+                        f"Could not connect to {host} ({type(exc).__name__}); nothing was "
+                        "sent. Check your network and ZOOM_API_URL, then try again."
+                    ) from None
+                if idempotent and self._backoff(attempt, deadline):
+                    attempt += 1
+                    continue
+                raise OutcomeUnknown(method, path, _reason(exc), target=describe[0],
+                                     text=describe[1]) from None
+
+            self._note_rate_headers(resp)
+            status = resp.status_code
+            if 200 <= status < 300:
+                return resp
+            body = _json_or_empty(resp)
+            code = body.get("code") if isinstance(body.get("code"), int) else None
+            if status in (429, 503):
+                retry_at = parse_retry_after(resp.headers.get("Retry-After"))
+                limit_type = resp.headers.get("X-RateLimit-Type")
+                daily = (limit_type or "").lower().startswith("daily") or (
+                    "daily" in str(body.get("message", "")).lower())
+                if not daily:
+                    wait = (retry_at - _utcnow()).total_seconds() if retry_at else None
+                    if wait is None:
+                        wait = backoff_delay(attempt)
+                    if time.monotonic() + wait <= deadline:
+                        self._sleep(max(0.0, wait))
+                        attempt += 1
+                        continue
+                if status == 429:
+                    raise RateLimited(status, code, str(body.get("message") or "Rate limited"),
+                                      _tracking_id(resp), retry_at=retry_at,
+                                      limit_type=limit_type)
+            if (status == 401 or code == 124) and not refreshed:
+                refreshed = True
+                if self.credentials.force_refresh(token):
+                    continue
+            if status in _UNKNOWN_STATUSES:
+                if idempotent and self._backoff(attempt, deadline):
+                    attempt += 1
+                    continue
+                if not idempotent:
+                    raise OutcomeUnknown(method, path, f"Zoom answered HTTP {status}",
+                                         target=describe[0], text=describe[1])
+            raise ZoomAPIError(status, code, str(body.get("message") or resp.reason or ""),
+                               _tracking_id(resp), errors=body.get("errors") or None)
+
+    def _send(self, method: str, url: str, token: str, **kwargs: Any) -> "requests.Response":
+        """One HTTP exchange, following redirects by hand so Authorization is kept
+        (``requests`` drops it when the host changes; Zoom's file API redirects)."""
+        origin = urlsplit(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {}
+            target = urlsplit(url)
+            if target.scheme == "https" or (target.scheme, target.netloc) == (
+                    origin.scheme, origin.netloc):
+                headers["Authorization"] = f"Bearer {token}"
+            resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                        allow_redirects=False, **kwargs)
+            if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                url = urljoin(url, resp.headers["Location"])
+                resp.close()
+                continue
+            return resp
+        raise ZoomAPIError(310, None, "Too many redirects", None)
+
+    def _backoff(self, attempt: int, deadline: float) -> bool:
+        delay = backoff_delay(attempt)
+        if time.monotonic() + delay > deadline:
+            return False
+        self._sleep(delay)
+        return True
+
+    def _wait_for_pace(self) -> None:
+        wait = self._pause_until - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _note_rate_headers(self, resp: "requests.Response") -> None:
+        # Zoom says how many calls remain in this second; at zero, wait for the next one.
+        if resp.headers.get("X-RateLimit-Remaining") == "0" and (
+                resp.headers.get("X-RateLimit-Type", "QPS").upper() == "QPS"):
+            now = time.time()
+            self._pause_until = time.monotonic() + (1.0 - (now % 1.0))
+
+    # ------------------------------------------------------------------ helpers
+    def _user_path(self, user: str | None) -> str:
+        return quote(check_id("user", user or self.user), safe="@")
+
+    def _pages(self, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        params = {k: v for k, v in params.items() if v is not None}
+        while True:
+            body = self.request("GET", path, params=params).json()
+            yield from body.get(key) or []
+            token = body.get("next_page_token")
+            if not token:
+                return
+            params = {**params, "next_page_token": token}
+
+    # ------------------------------------------------------------------ Team Chat
+    def send_message(self, payload: Mapping[str, Any], *, user: str | None = None) -> str:
+        """POST a message body (see :func:`zoom_notebook.message.build_message`); return its id."""
+        target = payload.get("to_channel") or payload.get("to_contact")
+        resp = self.request("POST", f"/chat/users/{self._user_path(user)}/messages",
+                            json=dict(payload), describe=(target, payload.get("message")))
+        return str(resp.json()["id"])
+
+    def edit_message(self, message_id: str, message: str, *, to_channel: str | None = None,
+                     to_contact: str | None = None, user: str | None = None) -> None:
+        """Replace the text of a message this user sent (PUT; Zoom answers 204)."""
+        kind, target = check_target(to_contact, to_channel)
+        mid = quote(check_id("message_id", message_id), safe="")
+        self.request("PUT", f"/chat/users/{self._user_path(user)}/messages/{mid}",
+                     json={"message": message, kind: target}, describe=(target, message))
+
+    def send_file(self, name: str, content: bytes, *, to_channel: str | None = None,
+                  to_contact: str | None = None, reply_to: str | None = None,
+                  user: str | None = None) -> str:
+        """Send one file into a conversation (and thread); return the message id."""
+        kind, target = check_target(to_contact, to_channel)
+        check_file(name, content)
+        data = {kind: target}
+        if reply_to is not None:
+            data["reply_main_message_id"] = check_id("reply_to", reply_to)
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        resp = self.request(
+            "POST", f"/chat/users/{self._user_path(user)}/messages/files", base="file",
+            data=data, files=[("files", (name, content, mime))], describe=(target, name),
+        )
+        return str(resp.json()["id"])
+
+    def me(self) -> dict[str, Any]:
+        """The current user (``GET /users/me``)."""
+        return dict(self.request("GET", "/users/me").json())
+
+    def list_channels(self, *, user: str | None = None, page_size: int = 50
+                      ) -> Iterator[dict[str, Any]]:
+        """The channels the user belongs to (all pages)."""
+        return self._pages(f"/chat/users/{self._user_path(user)}/channels", "channels",
+                           {"page_size": page_size})
+
+    def list_contacts(self, *, type: str = "company", page_size: int = 50
+                      ) -> Iterator[dict[str, Any]]:
+        """My contacts (``type`` company or external; user-managed apps only)."""
+        return self._pages("/chat/users/me/contacts", "contacts",
+                           {"type": type, "page_size": min(page_size, 50)})
+
+    def search_contacts(self, search_key: str, *, page_size: int = 25
+                        ) -> Iterator[dict[str, Any]]:
+        """Company contacts matching ``search_key`` (name or email)."""
+        key = check_text_nonempty("search_key", search_key)
+        return self._pages("/contacts", "contacts",
+                           {"search_key": key, "page_size": min(page_size, 25)})
+
+    def list_channel_members(self, channel_id: str, *, page_size: int = 100
+                             ) -> Iterator[dict[str, Any]]:
+        """Members of a channel (for mention autocomplete)."""
+        cid = quote(check_id("channel_id", channel_id), safe="")
+        return self._pages(f"/chat/channels/{cid}/members", "members",
+                           {"page_size": min(page_size, 100)})
+
+    def list_messages(self, *, to_channel: str | None = None, to_contact: str | None = None,
+                      page_size: int = 50, user: str | None = None,
+                      **query: Any) -> Iterator[dict[str, Any]]:
+        """Messages of one conversation, newest first (all pages)."""
+        kind, target = check_target(to_contact, to_channel)
+        return self._pages(f"/chat/users/{self._user_path(user)}/messages", "messages",
+                           {kind: target, "page_size": min(page_size, 50), **query})
+
+    def get_thread(self, message_id: str, *, to_channel: str | None = None,
+                   to_contact: str | None = None, since: dt.datetime | None = None,
+                   limit: int = 100, user: str | None = None) -> dict[str, Any]:
+        """One thread: its main message and replies (``from`` defaults to 7 days ago)."""
+        kind, target = check_target(to_contact, to_channel)
+        mid = quote(check_id("message_id", message_id), safe="")
+        since = since or (_utcnow() - dt.timedelta(days=7))
+        params = {kind: target, "from": since.astimezone(dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"), "limit": limit, "sort": "asc"}
+        return dict(self.request(
+            "GET", f"/chat/users/{self._user_path(user)}/messages/{mid}/thread",
+            params=params).json())
+
+
+def check_text_nonempty(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "must be non-empty text")
+    return value.strip()
+
+
+def check_file(name: str, content: bytes) -> None:
+    """Zoom's file limits: 16 MB for images, 20 MB for other files; a name is required."""
+    if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
+        raise ValidationError("files", "each file needs a plain file name (no folders)")
+    if not isinstance(content, (bytes, bytearray)):
+        raise ValidationError("files", f"{name}: content must be bytes")
+    limit = MAX_IMAGE_BYTES if name.lower().endswith(IMAGE_EXTENSIONS) else MAX_FILE_BYTES
+    if len(content) > limit:
+        raise ValidationError("files", f"{name} is {len(content)} bytes; Zoom allows "
+                                       f"{limit // (1024 * 1024)} MB for this kind of file")
+
+
+def _json_or_empty(resp: "requests.Response") -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _tracking_id(resp: "requests.Response") -> str | None:
+    return resp.headers.get("x-zm-trackingid") or resp.headers.get("X-Zm-Trackingid")
+
+
+def _reason(exc: BaseException) -> str:
+    import requests
+
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer before the read timeout"
+    return f"the connection failed after the request was sent ({type(exc).__name__})"

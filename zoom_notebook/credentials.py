@@ -1,0 +1,175 @@
+"""Where access tokens come from.
+
+A credential source gives the client a valid access token and, after Zoom rejects one
+(code 124), may be asked once to get a fresh one. Sources:
+
+- :class:`StaticToken`: ``ZOOM_ACCESS_TOKEN``, used as is and never written anywhere.
+- :class:`ServerToServer`: ``grant_type=account_credentials`` through authlib, cached in
+  memory and renewed before expiry.
+- The interactive user login (token store with rotating refresh tokens) plugs in here too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Protocol
+
+from .config import Settings
+from .errors import AuthError, ValidationError
+
+#: connect and read timeouts for token requests (SECURITY.md 17)
+TOKEN_TIMEOUT = (5.0, 30.0)
+
+
+def refresh_margin(lifetime: float) -> float:
+    """Renew when less than min(60 s, half the token's lifetime) remains (CONTRACT.md)."""
+    return min(60.0, max(lifetime, 0.0) / 2.0)
+
+
+class Credentials(Protocol):
+    """What the client needs from a credential source."""
+
+    #: "access-token", "server-to-server", "user"
+    kind: str
+    #: the sender to use when the caller does not name one: "me" or a user id/email
+    default_user: str
+
+    def access_token(self) -> str:
+        """Return a valid access token, renewing it first if it is about to expire."""
+
+    def force_refresh(self, rejected: str) -> bool:
+        """Zoom rejected ``rejected``; get a new token. False if this source cannot."""
+
+
+class StaticToken:
+    """An access token given by the user (``ZOOM_ACCESS_TOKEN``): used as is, never stored."""
+
+    kind = "access-token"
+
+    def __init__(self, token: str, user: str = "me") -> None:
+        self._token = token
+        self.default_user = user
+
+    def access_token(self) -> str:
+        return self._token
+
+    def force_refresh(self, rejected: str) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"StaticToken(user={self.default_user!r}, token=<hidden>)"
+
+
+class ServerToServer:
+    """Server-to-Server OAuth (``account_credentials``), for unattended jobs.
+
+    The token lives in memory only, is renewed before it expires, and is shared by
+    the threads of this process.
+    """
+
+    kind = "server-to-server"
+
+    def __init__(self, *, account_id: str, client_id: str, client_secret: str,
+                 oauth_url: str, user: str, clock: Any = time.time) -> None:
+        if not user or user == "me":
+            raise ValidationError(
+                "ZOOM_USER", "Server-to-Server apps cannot send as 'me': set ZOOM_USER to the "
+                "sender's email or user id"
+            )
+        self._account_id = account_id
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_url = oauth_url.rstrip("/") + "/oauth/token"
+        self.default_user = user
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lifetime = 0.0
+        self._session: Any = None
+
+    def __repr__(self) -> str:
+        return (f"ServerToServer(account_id={self._account_id!r}, client_id="
+                f"{self._client_id!r}, user={self.default_user!r}, secret=<hidden>)")
+
+    def _fresh_enough(self) -> bool:
+        remaining = self._expires_at - self._clock()
+        return self._token is not None and remaining > refresh_margin(self._lifetime)
+
+    def access_token(self) -> str:
+        if self._fresh_enough():
+            assert self._token is not None
+            return self._token
+        with self._lock:
+            if not self._fresh_enough():
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def force_refresh(self, rejected: str) -> bool:
+        with self._lock:
+            if self._token == rejected or self._token is None:
+                self._fetch()
+        return True
+
+    def _fetch(self) -> None:
+        import requests
+        from authlib.integrations.requests_client import OAuth2Session
+
+        if self._session is None:
+            self._session = OAuth2Session(
+                self._client_id, self._client_secret,
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+            )
+        try:
+            token = self._session.fetch_token(
+                self._token_url, grant_type="account_credentials",
+                account_id=self._account_id, timeout=TOKEN_TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            raise AuthError(
+                f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "
+                "ZOOM_OAUTH_URL and your network, then try again."
+            ) from None
+        except Exception as exc:  # authlib's OAuthError and bad JSON
+            error = getattr(exc, "error", None) or type(exc).__name__
+            raise AuthError(
+                f"Zoom refused the Server-to-Server credentials ({error}): check "
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, and that the app "
+                "is activated."
+            ) from None
+        lifetime = float(token.get("expires_in") or 3600)
+        self._token = token["access_token"]
+        self._lifetime = lifetime
+        self._expires_at = self._clock() + lifetime
+
+
+def from_settings(settings: Settings) -> Credentials:
+    """Pick the credential source the settings call for.
+
+    ``ZOOM_ACCESS_TOKEN`` wins (and is never saved); then Server-to-Server when
+    ``ZOOM_ACCOUNT_ID`` is set; then the saved user login.
+    """
+    if settings.access_token:
+        return StaticToken(settings.access_token, settings.user)
+    if settings.account_id:
+        missing = [name for name, value in (("ZOOM_CLIENT_ID", settings.client_id),
+                                            ("ZOOM_CLIENT_SECRET", settings.client_secret))
+                   if not value]
+        if missing:
+            raise AuthError(f"ZOOM_ACCOUNT_ID is set for Server-to-Server OAuth, but "
+                            f"{' and '.join(missing)} is not: set it in the environment.")
+        assert settings.client_id and settings.client_secret
+        return ServerToServer(account_id=settings.account_id, client_id=settings.client_id,
+                              client_secret=settings.client_secret,
+                              oauth_url=settings.oauth_url, user=settings.user)
+    return _user_login(settings)
+
+
+def _user_login(settings: Settings) -> Credentials:
+    raise AuthError(
+        "No Zoom credentials: run `%zoomchat login` (or zn.login()), or set "
+        "ZOOM_ACCESS_TOKEN, or ZOOM_ACCOUNT_ID + ZOOM_CLIENT_ID + ZOOM_CLIENT_SECRET for "
+        "Server-to-Server OAuth."
+    )

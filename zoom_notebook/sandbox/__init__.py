@@ -1,0 +1,224 @@
+"""A local Zoom-compatible server, so everything runs and is tested with no Zoom account.
+
+>>> from zoom_notebook.sandbox import Sandbox
+>>> with Sandbox() as sb:                       # doctest: +SKIP
+...     os.environ.update(sb.env())             # point zoom_notebook at it
+...     zn.send("hi", to_channel=sb.channel_id("general"))
+
+It serves Zoom's OAuth endpoints (``/oauth/...``), the Team Chat API under ``/v2``, the
+file API under ``/file/v2`` (which redirects, as Zoom's does), a page at ``/`` showing
+the conversations it received, and JSON for tests under ``/_sandbox/``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from .app import SandboxApp
+from .faults import Faults
+from .limits import Limiter
+from .state import World
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """Run the sandbox on 127.0.0.1 in a background thread.
+
+    ``port=0`` picks a free port. ``qps``/``daily`` set the account's rate limits (None:
+    unlimited); ``channel_limits`` turns Zoom's per-channel flood limits on or off.
+    ``extra_contacts`` seeds that many more users (for paging tests).
+    """
+
+    def __init__(self, port: int = 0, *, qps: int | None = None, daily: int | None = None,
+                 channel_limits: bool = True, extra_contacts: int = 0, seed: int = 7,
+                 token_lifetime: float = 3600.0) -> None:
+        self.world = World(seed=seed, extra_contacts=extra_contacts)
+        self.limiter = Limiter(qps=qps, daily=daily, channel_limits=channel_limits)
+        self.faults = Faults()
+        self.app = SandboxApp(self.world, self.limiter, self.faults)
+        self.app.config["token_lifetime"] = token_lifetime
+        self._requested_port = port
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._server_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> "Sandbox":
+        self._serve(self._requested_port)
+        return self
+
+    def _serve(self, port: int) -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+            def log_error(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        with self._server_lock:
+            server = make_server("127.0.0.1", port, self.app, threaded=True,
+                                 request_handler=QuietHandler)
+            server.daemon_threads = True  # type: ignore[attr-defined]
+            self._server = server
+            self.port = server.server_port
+            self._thread = threading.Thread(target=server.serve_forever,
+                                            kwargs={"poll_interval": 0.05},
+                                            name=f"zoom-sandbox-{self.port}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._server_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Stop listening for ``seconds`` (clients get "connection refused"), then
+        listen on the same port again. Returns at once."""
+        port = self.port
+        self.stop()
+
+        def reopen() -> None:
+            time.sleep(seconds)
+            for _ in range(50):
+                try:
+                    self._serve(port)
+                    return
+                except OSError:
+                    time.sleep(0.05)
+
+        threading.Thread(target=reopen, daemon=True).start()
+
+    # ------------------------------------------------------------------ addresses
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v2"
+
+    @property
+    def file_api_url(self) -> str:
+        return self.url + "/file/v2"
+
+    @property
+    def client_id(self) -> str:
+        return self.world.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.world.client_secret
+
+    @property
+    def public_client_id(self) -> str:
+        return self.world.public_client_id
+
+    @property
+    def account_id(self) -> str:
+        return self.world.account_id
+
+    def env(self, *, server_to_server: bool = False, user: str | None = None
+            ) -> dict[str, str]:
+        """Environment variables that point zoom_notebook at this sandbox.
+
+        With ``server_to_server`` they also hold the account id and the app's client
+        id and secret (send as ``user``, default the first seeded user).
+        """
+        env = {"ZOOM_OAUTH_URL": self.url, "ZOOM_API_URL": self.api_url,
+               "ZOOM_FILE_API_URL": self.file_api_url, "ZOOM_CLIENT_ID": self.client_id}
+        if server_to_server:
+            env.update({"ZOOM_ACCOUNT_ID": self.account_id,
+                        "ZOOM_CLIENT_SECRET": self.client_secret,
+                        "ZOOM_USER": user or self.me["email"]})
+        return env
+
+    # ------------------------------------------------------------------ test helpers
+    def issue_token(self, user: str | None = None, lifetime: float = 3600.0) -> str:
+        """A user access token for ``user`` (email or id; default the signed-in user)."""
+        found = self.world.find_user(user) if user else self.world.users[self.world.me_id]
+        if found is None:
+            raise KeyError(user)
+        return self.world.issue_token(kind="user", user_id=found.id, client_id=self.client_id,
+                                      lifetime=lifetime, scopes="chat_message:write").value
+
+    @property
+    def me(self) -> dict[str, str]:
+        u = self.world.users[self.world.me_id]
+        return {"id": u.id, "email": u.email, "name": u.display_name}
+
+    def user(self, key: str) -> dict[str, str]:
+        """A seeded user by email, id, or first name."""
+        found = self.world.find_user(key) or next(
+            (u for u in self.world.users.values() if u.first_name.lower() == key.lower()), None)
+        if found is None:
+            raise KeyError(key)
+        return {"id": found.id, "email": found.email, "name": found.display_name,
+                "member_id": found.member_id}
+
+    def channel_id(self, name: str) -> str:
+        channel = self.world.channel_by_name(name)
+        if channel is None:
+            raise KeyError(name)
+        return channel.id
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message received, oldest first, as the ``/_sandbox/messages`` JSON."""
+        with self.world.lock:
+            msgs = [self.world.messages[mid] for mid in self.world.order]
+        out = []
+        for m in msgs:
+            item = self.app._message_json(m)
+            item.update({"kind": m.kind, "target": m.target, "sender_id": m.sender,
+                         "edited": m.edited is not None,
+                         "file_contents": [self.world.files[f["file_id"]] for f in m.files]})
+            out.append(item)
+        return out
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The API requests received (method, path, query, JSON or form; never secrets)."""
+        with self.world.lock:
+            return list(self.app.request_log)
+
+    def inject(self, kind: str, **options: Any) -> None:
+        """Switch on a fault (see :mod:`zoom_notebook.sandbox.faults`)."""
+        self.faults.add(kind, **options)
+
+    def configure(self, **options: Any) -> None:
+        """Change limits (``qps``, ``daily``, ``channel_limits``) or ``token_lifetime``,
+        ``page_token_ttl`` while running."""
+        for key in ("qps", "daily", "channel_limits"):
+            if key in options:
+                setattr(self.limiter, key, options.pop(key))
+        for key in ("token_lifetime", "page_token_ttl"):
+            if key in options:
+                self.app.config[key] = float(options.pop(key))
+        if options:
+            raise TypeError(f"unknown option(s): {', '.join(options)}")
+
+    @property
+    def counters(self) -> dict[str, int]:
+        with self.world.lock:
+            return dict(self.world.counters)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

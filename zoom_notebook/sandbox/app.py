@@ -1,0 +1,566 @@
+"""The sandbox's HTTP application (werkzeug): Zoom's Team Chat and OAuth endpoints.
+
+Behaviour follows Zoom's OpenAPI document and NOTES.md: validation and error codes
+(300 invalid parameter, 1001 unknown user, 4130 unknown channel, 5402 reply to a reply,
+124 bad token — HTTP 401, or 400 on the file API), paging with expiring tokens, rate
+limits (``limits.py``) and injected faults (``faults.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import socket
+import time
+from typing import Any, Callable
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .faults import Faults
+from .limits import Limiter
+from .state import Message, Token, World
+
+MAX_MESSAGE = 1024
+FILE_LIMITS = {"image": 16 * 1024 * 1024, "other": 20 * 1024 * 1024}
+_ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str,
+                 errors: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.status, self.code, self.message = status, code, message
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, 300, "Validation Failed.", [{"field": field, "message": message}])
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+    resp.headers["x-zm-trackingid"] = "SBX_" + secrets.token_hex(8)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def iso_ms(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SandboxApp:
+    """WSGI application. ``config`` keys: token_lifetime, page_token_ttl."""
+
+    def __init__(self, world: World, limiter: Limiter, faults: Faults) -> None:
+        self.world = world
+        self.limiter = limiter
+        self.faults = faults
+        self.config: dict[str, Any] = {"token_lifetime": 3600.0, "page_token_ttl": 900.0}
+        self.request_log: list[dict[str, Any]] = []
+        # Hooks for the OAuth user flows (``oauth.py``): path -> handler, grant -> handler.
+        self.extra_routes: dict[str, Callable[[Request], Response]] = {}
+        self.extra_grants: dict[str, Callable[[Request, Any], Response]] = {}
+        api = "/v2"
+        self.url_map = Map([
+            Rule("/", endpoint="page"),
+            Rule("/oauth/token", endpoint="oauth_token", methods=["POST"]),
+            Rule(f"{api}/users/me", endpoint="users_me", methods=["GET"]),
+            Rule(f"{api}/chat/users/me/contacts", endpoint="my_contacts", methods=["GET"]),
+            Rule(f"{api}/chat/users/<user>/messages", endpoint="post_message",
+                 methods=["POST"]),
+            Rule(f"{api}/chat/users/<user>/messages", endpoint="list_messages",
+                 methods=["GET"]),
+            Rule(f"{api}/chat/users/<user>/messages/<mid>", endpoint="edit_message",
+                 methods=["PUT"]),
+            Rule(f"{api}/chat/users/<user>/messages/<mid>/thread", endpoint="thread",
+                 methods=["GET"]),
+            Rule(f"{api}/chat/users/<user>/channels", endpoint="my_channels", methods=["GET"]),
+            Rule(f"{api}/chat/channels/<cid>/members", endpoint="members", methods=["GET"]),
+            Rule(f"{api}/contacts", endpoint="search_contacts", methods=["GET"]),
+            Rule("/file/v2/chat/users/<user>/messages/files", endpoint="file_redirect",
+                 methods=["POST"]),
+            Rule("/file-us01/v2/chat/users/<user>/messages/files", endpoint="post_file",
+                 methods=["POST"]),
+            Rule("/_sandbox/state", endpoint="sb_state", methods=["GET"]),
+            Rule("/_sandbox/messages", endpoint="sb_messages", methods=["GET"]),
+            Rule("/_sandbox/requests", endpoint="sb_requests", methods=["GET"]),
+            Rule("/_sandbox/faults", endpoint="sb_faults", methods=["POST"]),
+            Rule("/_sandbox/config", endpoint="sb_config", methods=["POST"]),
+        ])
+
+    # ------------------------------------------------------------------ plumbing
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        return self.dispatch(request)(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        path = request.path
+        is_api = path.startswith(("/v2/", "/file/v2/", "/file-us01/v2/"))
+        fault = self.faults.take(request.method, path) if (
+            is_api or path.startswith("/oauth/")) else None
+        if fault is not None:
+            if fault.kind == "delay":
+                time.sleep(fault.seconds)
+            elif fault.kind == "drop_before":
+                self._log(request, None, "dropped before reading")
+                return self._drop(request)
+            elif fault.kind == "status" and not fault.handled:
+                self._log(request, fault.status, "fault")
+                return json_response({"code": fault.status, "message": "Internal Error"},
+                                     fault.status)
+        try:
+            adapter = self.url_map.bind_to_environ(request.environ)
+            endpoint, args = adapter.match()
+        except NotFound:
+            endpoint, args = None, {}
+        except HTTPException as exc:
+            return json_response({"code": exc.code, "message": exc.description},
+                                 exc.code or 400)
+        if endpoint is None:
+            handler = self.extra_routes.get(path)
+            if handler is None:
+                return json_response({"code": 404, "message": "Not Found"}, 404)
+            response = handler(request)
+        else:
+            try:
+                if is_api and not path.startswith("/file/v2/"):
+                    response = self._api_call(request, endpoint, args)
+                else:
+                    response = getattr(self, "on_" + endpoint)(request, **args)
+            except ApiError as err:
+                body: dict[str, Any] = {"code": err.code, "message": err.message}
+                if err.errors:
+                    body["errors"] = err.errors
+                response = json_response(body, err.status, err.headers)
+        if is_api:
+            self._log(request, response.status_code, "handled")
+        if fault is not None and fault.kind == "drop_after":
+            return self._drop(request)
+        if fault is not None and fault.kind == "status":
+            return json_response({"code": fault.status, "message": "Internal Error"},
+                                 fault.status)
+        return response
+
+    def _drop(self, request: Request) -> Response:
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return Response(b"", status=500)
+
+    def _log(self, request: Request, status: int | None, outcome: str) -> None:
+        entry: dict[str, Any] = {
+            "time": time.time(), "method": request.method, "path": request.path,
+            "query": {k: request.args.getlist(k) for k in request.args},
+            "status": status, "outcome": outcome,
+        }
+        if request.path.startswith("/oauth/"):
+            pass  # OAuth bodies hold secrets and codes: never logged
+        elif request.mimetype == "application/json" and outcome != "dropped before reading":
+            entry["json"] = request.get_json(silent=True)
+        elif request.mimetype == "multipart/form-data" and outcome != "dropped before reading":
+            entry["form"] = {k: request.form.getlist(k) for k in request.form}
+            entry["files"] = {k: [f.filename for f in request.files.getlist(k)]
+                              for k in request.files}
+        with self.world.lock:
+            self.request_log.append(entry)
+
+    def _api_call(self, request: Request, endpoint: str, args: Any) -> Response:
+        file_api = request.path.startswith("/file-us01/")
+        token = self._auth(request, file_api=file_api)
+        headers, limited = self.limiter.check_account()
+        if limited is not None:
+            daily = limited.get("X-RateLimit-Type") == "Daily-limit"
+            raise ApiError(429, 429, "You have reached the maximum "
+                           + ("daily" if daily else "per-second")
+                           + " rate limit for this API. Refer to the response header for "
+                           "details on when you can make another request.", headers=limited)
+        response: Response = getattr(self, "on_" + endpoint)(request, token=token, **args)
+        for key, value in headers.items():
+            response.headers[key] = value
+        return response
+
+    def _auth(self, request: Request, *, file_api: bool = False) -> Token:
+        status = 400 if file_api else 401
+        if "access_token" in request.args:
+            raise ApiError(status, 124, "Invalid access token. Access tokens are not "
+                                        "accepted in the query string.")
+        header = request.headers.get("Authorization", "")
+        value = header[7:].strip() if header.startswith("Bearer ") else None
+        token = self.world.check_token(value)
+        if token is None:
+            raise ApiError(status, 124, "Invalid access token.")
+        return token
+
+    def _sender(self, token: Token, user: str) -> str:
+        if user == "me":
+            if token.kind == "account" or token.user_id is None:
+                raise ApiError(404, 1001, "User does not exist: me.")
+            return token.user_id
+        found = self.world.find_user(user)
+        if found is None:
+            raise ApiError(404, 1001, f"User does not exist: {user}.")
+        if token.kind == "user" and found.id != token.user_id:
+            raise ApiError(401, 124, "Invalid access token. User-level apps must use 'me'.")
+        return found.id
+
+    def _page_args(self, request: Request, default: int, maximum: int) -> tuple[int, str]:
+        raw = request.args.get("page_size", str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+            raise invalid("page_size", f"must be an integer from 1 to {maximum}")
+        return int(raw), request.args.get("next_page_token", "")
+
+    def _paged(self, request: Request, key: str, items: list[Any], default: int,
+               maximum: int) -> Response:
+        size, token = self._page_args(request, default, maximum)
+        page = self.world.page(items, size, token or None, self.config["page_token_ttl"])
+        if page is None:
+            raise ApiError(400, 300, "The next page token is invalid or expired.")
+        chunk, nxt = page
+        return json_response({key: chunk, "page_size": size, "next_page_token": nxt,
+                              "total_records": len(items)})
+
+    def _target(self, body: dict[str, Any], sender: str) -> tuple[str, str]:
+        contact, channel = body.get("to_contact"), body.get("to_channel")
+        if (contact is None) == (channel is None) or not (contact or channel):
+            raise invalid("to_contact", "Provide exactly one of to_contact or to_channel.")
+        if channel is not None:
+            if not isinstance(channel, str) or channel not in self.world.channels:
+                raise ApiError(404, 4130, f"Channel does not exist: {channel}.")
+            if sender not in self.world.channels[channel].members:
+                raise ApiError(400, 300, "You are not a member of this channel.")
+            return "to_channel", channel
+        if not isinstance(contact, str):
+            raise invalid("to_contact", "must be a string")
+        user = self.world.find_user(contact)
+        if user is None:
+            raise ApiError(404, 1001, f"User does not exist: {contact}.")
+        return "to_contact", user.id
+
+    def _check_reply(self, reply: Any, kind: str, target: str, sender: str) -> str | None:
+        if reply is None:
+            return None
+        if not isinstance(reply, str) or not reply:
+            raise invalid("reply_main_message_id", "must be a message id")
+        with self.world.lock:
+            main = self.world.messages.get(reply)
+        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
+                        at_items=[], reply_main_message_id=None, timestamp=0)
+        if main is None or main.conversation() != probe.conversation():
+            raise ApiError(400, 300, f"Message does not exist: {reply}.")
+        if main.reply_main_message_id is not None:
+            raise ApiError(400, 5402, "Only replies to the main message are allowed.")
+        return reply
+
+    def _rate_channel(self, kind: str, target: str) -> None:
+        if kind != "to_channel":
+            return
+        limited = self.limiter.check_channel(target)
+        if limited is not None:
+            raise ApiError(429, 429, "You have sent too many messages to this channel; it is "
+                           "blocked for a while. Refer to the response header for details "
+                           "on when you can make another request.", headers=limited)
+
+    # ------------------------------------------------------------------ Team Chat
+    def on_post_message(self, request: Request, token: Token, user: str) -> Response:
+        sender = self._sender(token, user)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise invalid("body", "Request body must be a JSON object.")
+        text = body.get("message")
+        if not isinstance(text, str) or not text:
+            raise invalid("message", "message is required.")
+        if len(text) > MAX_MESSAGE:
+            raise invalid("message", f"The message must be at most {MAX_MESSAGE} characters.")
+        kind, target = self._target(body, sender)
+        at_items = body.get("at_items") or []
+        self._check_at_items(at_items, text, kind)
+        if len(body.get("file_ids") or []) > 6:
+            raise invalid("file_ids", "At most 6 files.")
+        reply = self._check_reply(body.get("reply_main_message_id"), kind, target, sender)
+        self._rate_channel(kind, target)
+        msg = self.world.add_message(sender=sender, kind=kind, target=target, message=text,
+                                     at_items=at_items, reply_main_message_id=reply)
+        return json_response({"id": msg.id}, 201)
+
+    def _check_at_items(self, items: Any, text: str, kind: str) -> None:
+        if not isinstance(items, list):
+            raise invalid("at_items", "must be an array")
+        spans: list[tuple[int, int]] = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise invalid("at_items", "each item must be an object")
+            at_type, start, end = (item.get("at_type"), item.get("start_position"),
+                                   item.get("end_position"))
+            if at_type not in (1, 2) or isinstance(at_type, bool):
+                raise invalid("at_items.at_type", "must be 1 or 2")
+            if not (type(start) is int and type(end) is int and 0 <= start <= end < len(text)):
+                raise invalid("at_items.start_position",
+                              "positions must lie within the message")
+            if text[start] != "@":
+                raise invalid("at_items.start_position", "must point at '@'")
+            if any(not (end < s or start > e) for s, e in spans):
+                raise invalid("at_items", "mentions overlap")
+            spans.append((start, end))
+            if at_type == 2 and kind != "to_channel":
+                raise invalid("at_items.at_type", "Mentioning all is only for channels.")
+            if at_type == 1:
+                contact = item.get("at_contact")
+                if not isinstance(contact, str) or not contact:
+                    raise invalid("at_items.at_contact", "required when at_type is 1")
+                if self.world.find_user(contact) is None:
+                    raise ApiError(404, 1001, f"User does not exist: {contact}.")
+
+    def on_edit_message(self, request: Request, token: Token, user: str, mid: str) -> Response:
+        sender = self._sender(token, user)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise invalid("body", "Request body must be a JSON object.")
+        kind, target = self._target(body, sender)
+        text = body.get("message")
+        if not isinstance(text, str) or not text or len(text) > MAX_MESSAGE:
+            raise invalid("message", f"must be 1 to {MAX_MESSAGE} characters")
+        with self.world.lock:
+            msg = self.world.messages.get(mid)
+            if msg is None or msg.sender != sender or (msg.kind, msg.target) != (kind, target):
+                raise ApiError(404, 5301, f"Message does not exist: {mid}.")
+            msg.message = text
+            msg.at_items = []
+            msg.edited = time.time()
+        return Response(status=204)
+
+    def _conversation_for(self, request: Request, sender: str) -> tuple[str, ...]:
+        body = {k: request.args.get(k) for k in ("to_contact", "to_channel")
+                if request.args.get(k) is not None}
+        kind, target = self._target(body, sender)
+        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
+                        at_items=[], reply_main_message_id=None, timestamp=0)
+        return probe.conversation()
+
+    def _message_json(self, msg: Message) -> dict[str, Any]:
+        sender = self.world.users[msg.sender]
+        out: dict[str, Any] = {
+            "id": msg.id, "message": msg.message, "sender": sender.email,
+            "sender_member_id": sender.member_id, "sender_display_name": sender.display_name,
+            "date_time": iso_ms(msg.timestamp), "timestamp": int(msg.timestamp * 1000),
+            "at_items": msg.at_items,
+        }
+        if msg.reply_main_message_id:
+            out["reply_main_message_id"] = msg.reply_main_message_id
+        if msg.files:
+            out["files"] = [{k: f[k] for k in ("file_id", "file_name", "file_size")}
+                            for f in msg.files]
+        return out
+
+    def on_list_messages(self, request: Request, token: Token, user: str) -> Response:
+        sender = self._sender(token, user)
+        conv = self._conversation_for(request, sender)
+        msgs = self.world.conversation_messages(conv)
+        if request.args.get("exclude_child_message") == "true":
+            msgs = [m for m in msgs if m.reply_main_message_id is None]
+        items = [self._message_json(m) for m in reversed(msgs)]
+        return self._paged(request, "messages", items, 10, 50)
+
+    def on_thread(self, request: Request, token: Token, user: str, mid: str) -> Response:
+        sender = self._sender(token, user)
+        since = request.args.get("from")
+        if not since or not _ISO_Z.match(since):
+            raise invalid("from", "required, as yyyy-MM-dd'T'HH:mm:ss'Z'")
+        conv = self._conversation_for(request, sender)
+        with self.world.lock:
+            main = self.world.messages.get(mid)
+        if main is None or main.conversation() != conv:
+            raise ApiError(404, 5301, f"Message does not exist: {mid}.")
+        if main.reply_main_message_id:
+            main = self.world.messages[main.reply_main_message_id]
+        thread = [m for m in self.world.conversation_messages(conv)
+                  if m.id == main.id or m.reply_main_message_id == main.id]
+        if request.args.get("sort", "desc") == "desc":
+            thread.reverse()
+        limit = int(request.args.get("limit", "10"))
+        out = []
+        for m in thread[:limit]:
+            u = self.world.users[m.sender]
+            out.append({"msg_id": m.id, "message": m.message,
+                        "is_reply": m.reply_main_message_id is not None,
+                        "timestamp": int(m.timestamp * 1000), "sender_user_id": u.id,
+                        "sender_email": u.email, "sender_display_name": u.display_name,
+                        "files": [{k: f[k] for k in ("file_id", "file_name", "file_size")}
+                                  for f in m.files]})
+        return json_response({"total": len(thread), "messages": out})
+
+    def on_my_channels(self, request: Request, token: Token, user: str) -> Response:
+        sender = self._sender(token, user)
+        items = [{"id": c.id, "jid": c.jid, "name": c.name, "type": c.type}
+                 for c in self.world.channels.values() if sender in c.members]
+        return self._paged(request, "channels", items, 10, 1000)
+
+    def on_members(self, request: Request, token: Token, cid: str) -> Response:
+        channel = self.world.channels.get(cid)
+        if channel is None:
+            raise ApiError(404, 4130, f"Channel does not exist: {cid}.")
+        items = []
+        for i, uid in enumerate(channel.members):
+            u = self.world.users[uid]
+            items.append({"id": u.id, "email": u.email, "first_name": u.first_name,
+                          "last_name": u.last_name, "member_id": u.member_id,
+                          "name": u.display_name, "role": "owner" if i == 0 else "member"})
+        return self._paged(request, "members", items, 30, 100)
+
+    def _contact_json(self, u: Any) -> dict[str, Any]:
+        return {"id": u.id, "email": u.email, "first_name": u.first_name,
+                "last_name": u.last_name, "member_id": u.member_id}
+
+    def on_my_contacts(self, request: Request, token: Token) -> Response:
+        me = self._sender(token, "me")
+        items = [self._contact_json(u) for u in self.world.users.values() if u.id != me]
+        return self._paged(request, "contacts", items, 10, 50)
+
+    def on_search_contacts(self, request: Request, token: Token) -> Response:
+        key = (request.args.get("search_key") or "").strip().lower()
+        if not key:
+            raise invalid("search_key", "search_key is required.")
+        items = []
+        for u in self.world.users.values():
+            if key in u.email or key in u.display_name.lower():
+                items.append({**self._contact_json(u), "display_name": u.display_name,
+                              "contact_type": 1, "user_status": "active"})
+        return self._paged(request, "contacts", items, 1, 25)
+
+    def on_users_me(self, request: Request, token: Token) -> Response:
+        me = self._sender(token, "me")
+        u = self.world.users[me]
+        return json_response({"id": u.id, "email": u.email, "first_name": u.first_name,
+                              "last_name": u.last_name, "display_name": u.display_name,
+                              "account_id": self.world.account_id, "type": 2,
+                              "status": "active"})
+
+    # ------------------------------------------------------------------ files
+    def on_file_redirect(self, request: Request, user: str) -> Response:
+        # Zoom's file API hands uploads to a regional file server.
+        location = request.url.replace("/file/v2/", "/file-us01/v2/", 1)
+        return Response(status=307, headers={"Location": location})
+
+    def on_post_file(self, request: Request, token: Token, user: str) -> Response:
+        sender = self._sender(token, user)
+        uploads = request.files.getlist("files")
+        if len(uploads) != 1:
+            raise invalid("files", "Send exactly one file.")
+        upload = uploads[0]
+        content = upload.read()
+        name = upload.filename or "file"
+        kind_limit = "image" if name.lower().endswith((".png", ".jpg", ".jpeg", ".gif")) \
+            else "other"
+        if len(content) > FILE_LIMITS[kind_limit]:
+            raise ApiError(400, 300, "The file is too large.")
+        form = {k: v for k, v in request.form.items()}
+        contact = form.get("to_contact")
+        if contact is not None and "@" in contact:
+            raise invalid("to_contact", "The file API takes a user id or member id, not an "
+                                        "email.")
+        kind, target = self._target(form, sender)
+        reply = self._check_reply(form.get("reply_main_message_id"), kind, target, sender)
+        self._rate_channel(kind, target)
+        file_id = secrets.token_urlsafe(16)
+        with self.world.lock:
+            self.world.files[file_id] = content
+        msg = self.world.add_message(sender=sender, kind=kind, target=target, message="",
+                                     at_items=[], reply_main_message_id=reply,
+                                     files=[{"file_id": file_id, "file_name": name,
+                                             "file_size": len(content),
+                                             "content_type": upload.mimetype}])
+        return json_response({"id": msg.id}, 201)
+
+    # ------------------------------------------------------------------ OAuth
+    def on_oauth_token(self, request: Request) -> Response:
+        from werkzeug.datastructures import Authorization
+
+        self.world.count("token_requests")
+        grant = request.form.get("grant_type")
+        auth = Authorization.from_header(request.headers.get("Authorization"))
+        handler = self.extra_grants.get(grant or "")
+        if grant == "account_credentials":
+            if (auth is None or auth.type != "basic" or auth.username != self.world.client_id
+                    or auth.password != self.world.client_secret):
+                return json_response({"reason": "Invalid client_id or client_secret",
+                                      "error": "invalid_client"}, 401)
+            if request.form.get("account_id") != self.world.account_id:
+                return json_response({"reason": "Invalid account_id",
+                                      "error": "invalid_request"}, 400)
+            token = self.world.issue_token(kind="account", user_id=None,
+                                           client_id=auth.username,
+                                           lifetime=self.config["token_lifetime"],
+                                           scopes="team_chat:write:user_message:admin")
+            self.world.count("account_credentials")
+            return json_response({"access_token": token.value, "token_type": "bearer",
+                                  "expires_in": int(self.config["token_lifetime"]),
+                                  "scope": token.scopes, "api_url": request.host_url
+                                  .rstrip("/")})
+        if handler is not None:
+            return handler(request, auth)
+        return json_response({"reason": "Unsupported grant type",
+                              "error": "unsupported_grant_type"}, 400)
+
+    # ------------------------------------------------------------------ the page and JSON
+    def on_page(self, request: Request) -> Response:
+        from .page import render
+
+        return Response(render(self.world), mimetype="text/html")
+
+    def on_sb_state(self, request: Request) -> Response:
+        w = self.world
+        return json_response({
+            "account_id": w.account_id, "me": w.me_id,
+            "users": [self._contact_json(u) | {"display_name": u.display_name}
+                      for u in w.users.values()],
+            "channels": [{"id": c.id, "name": c.name, "members": c.members}
+                         for c in w.channels.values()],
+            "counters": dict(w.counters), "faults_fired": dict(self.faults.fired),
+            "rate_limited": self.limiter.rejected,
+        })
+
+    def on_sb_messages(self, request: Request) -> Response:
+        with self.world.lock:
+            msgs = [self.world.messages[mid] for mid in self.world.order]
+        out = []
+        for m in msgs:
+            item = self._message_json(m)
+            item.update({"kind": m.kind, "target": m.target, "sender_id": m.sender,
+                         "edited": m.edited is not None})
+            out.append(item)
+        return json_response({"messages": out})
+
+    def on_sb_requests(self, request: Request) -> Response:
+        with self.world.lock:
+            return json_response({"requests": list(self.request_log)})
+
+    def on_sb_faults(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        if body.get("clear"):
+            self.faults.clear()
+            return json_response({"ok": True})
+        kind = body.pop("kind", None)
+        try:
+            self.faults.add(kind, **body)
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response({"ok": True})
+
+    def on_sb_config(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        for key in ("qps", "daily", "channel_limits"):
+            if key in body:
+                setattr(self.limiter, key, body[key])
+        for key in ("token_lifetime", "page_token_ttl"):
+            if key in body:
+                self.config[key] = float(body[key])
+        return json_response({"ok": True})
