@@ -31,7 +31,7 @@ def parse_retry_after(value: object, now: dt.datetime | None = None) -> dt.datet
             if seconds > _MAX_SECONDS:
                 return None
             return now + dt.timedelta(seconds=seconds)
-        if "T" in text or re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        if re.match(r"^\d{4}-\d{2}-\d{2}", text):
             iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
             when = dt.datetime.fromisoformat(iso)
             if when.tzinfo is None:

@@ -21,7 +21,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .faults import Faults
-from .limits import Limiter
+from .limits import Limiter, iso
 from .state import Message, Token, World
 
 MAX_MESSAGE = 1024
@@ -113,8 +113,7 @@ class SandboxApp:
                 return self._drop(request)
             elif fault.kind == "status" and not fault.handled:
                 self._log(request, fault.status, "fault")
-                return json_response({"code": fault.status, "message": "Internal Error"},
-                                     fault.status)
+                return self._fault_response(fault)
         try:
             adapter = self.url_map.bind_to_environ(request.environ)
             endpoint, args = adapter.match()
@@ -144,9 +143,18 @@ class SandboxApp:
         if fault is not None and fault.kind == "drop_after":
             return self._drop(request)
         if fault is not None and fault.kind == "status":
-            return json_response({"code": fault.status, "message": "Internal Error"},
-                                 fault.status)
+            return self._fault_response(fault)
         return response
+
+    def _fault_response(self, fault: Any) -> Response:
+        headers = {}
+        if fault.retry_after is not None:
+            headers = {"Retry-After": iso(time.time() + fault.retry_after),
+                       "X-RateLimit-Type": "QPS", "X-RateLimit-Category": "Medium"}
+        message = ("You have reached the maximum per-second rate limit for this API."
+                   if fault.status == 429 else "Internal Error")
+        return json_response({"code": fault.status, "message": message}, fault.status,
+                             headers)
 
     def _drop(self, request: Request) -> Response:
         sock = request.environ.get("werkzeug.socket")

@@ -4,8 +4,9 @@ Kinds:
 - ``delay``: wait ``seconds`` before handling (the request is then handled normally);
 - ``drop_before``: close the connection before reading the request body (not handled);
 - ``drop_after``: handle the request fully, then close the connection without answering;
-- ``status``: answer ``status`` (500, 502, 503, 504); with ``handled=True`` the request
-  is processed first (a 500 that delivered the message anyway), else it is not.
+- ``status``: answer ``status`` (429, 500, 502, 503, 504); with ``handled=True`` the
+  request is processed first (a 500 that delivered the message anyway), else it is not;
+  ``retry_after`` adds a ``Retry-After`` ISO date-time that many seconds ahead.
 
 A rule applies to the next ``count`` requests whose method and path match.
 """
@@ -29,6 +30,7 @@ class Fault:
     seconds: float = 0.0
     status: int = 500
     handled: bool = False
+    retry_after: float | None = None  # for 429/503: send Retry-After (ISO) this far ahead
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (

@@ -1,0 +1,97 @@
+"""Shared fixtures: a fresh sandbox per test, an environment pointing at it, and the
+contract check that validates every request the client sends against Zoom's schema."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+import requests.adapters
+
+from zoom_notebook import api
+from zoom_notebook.sandbox import Sandbox
+
+from . import contract
+
+ZOOM_VARS = ("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "ZOOM_ACCOUNT_ID", "ZOOM_USER",
+             "ZOOM_ACCESS_TOKEN", "ZOOM_API_URL", "ZOOM_FILE_API_URL", "ZOOM_OAUTH_URL",
+             "ZOOM_NOTEBOOK_HOME", "ZOOM_NOTEBOOK_DRY_RUN")
+
+
+class Recorder:
+    """Every HTTP request any ``requests`` session sends during a test."""
+
+    def __init__(self) -> None:
+        self.requests: list[requests.PreparedRequest] = []
+
+    def api_requests(self, sandbox_url: str | None = None) -> list[requests.PreparedRequest]:
+        return [r for r in self.requests
+                if "/v2/" in (r.url or "") and (sandbox_url is None
+                                                 or (r.url or "").startswith(sandbox_url))]
+
+
+@pytest.fixture(autouse=True)
+def http_recorder(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+                  ) -> Iterator[Recorder]:
+    """Record every request; afterwards check the API ones against Zoom's schema.
+
+    A test marked ``raw_http`` sends hand-made requests on purpose and is not checked.
+    """
+    recorder = Recorder()
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(self: Any, prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        recorder.requests.append(prepared)
+        return original(self, prepared, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    yield recorder
+    if request.node.get_closest_marker("raw_http"):
+        return
+    problems = []
+    for prepared in recorder.api_requests():
+        if "/_sandbox/" in (prepared.url or ""):
+            continue
+        problems += contract.check_request(prepared.method or "", prepared.url or "",
+                                           dict(prepared.headers), prepared.body)
+    assert not problems, "requests that break Zoom's API schema:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No Zoom settings leak in from the machine; a private home folder per test."""
+    for var in ZOOM_VARS:
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "zoom-home"
+    monkeypatch.setenv("ZOOM_NOTEBOOK_HOME", str(home))
+    api._clients.clear()
+    api._forget_threads()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def user_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The environment points at the sandbox with a user access token (ZOOM_ACCESS_TOKEN)."""
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sandbox.issue_token())
+    return sandbox
+
+
+@pytest.fixture
+def s2s_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The environment points at the sandbox with Server-to-Server credentials."""
+    for key, value in sandbox.env(server_to_server=True).items():
+        monkeypatch.setenv(key, value)
+    return sandbox
+
+
+def sandbox_posts(sb: Sandbox, suffix: str = "/messages") -> list[dict[str, Any]]:
+    """POSTs the sandbox handled whose path ends with ``suffix``."""
+    return [r for r in sb.requests() if r["method"] == "POST" and r["path"].endswith(suffix)
+            and r["outcome"] == "handled"]
