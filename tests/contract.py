@@ -141,8 +141,9 @@ def check_request(method: str, url: str, headers: dict[str, str], body: bytes | 
             obj = _multipart(raw, ctype)
             schema = content["multipart/form-data"]["schema"]
         else:
-            return problems + [f"{where}: body of type {ctype!r} is not what Zoom takes "
-                               f"({', '.join(content) or 'no body'})"]
+            takes = ", ".join(content) or "no body"
+            return [*problems, f"{where}: body of type {ctype!r} is not what Zoom takes "
+                               f"({takes})"]
         for err in _validator(schema).iter_errors(obj):
             loc = "/".join(str(x) for x in err.absolute_path)
             problems.append(f"{where}: body {loc or '(root)'}: {err.message}")
@@ -152,4 +153,4 @@ def check_request(method: str, url: str, headers: dict[str, str], body: bytes | 
             if len(targets) != 1:
                 problems.append(f"{where}: needs exactly one of to_contact / to_channel")
         return problems
-    return problems + [f"{method} {path}: no such operation in Zoom's Team Chat API"]
+    return [*problems, f"{method} {path}: no such operation in Zoom's Team Chat API"]

@@ -46,7 +46,7 @@ def test_file_upload_follows_redirect_keeping_authorization(client, user_env, ht
              and r.url.endswith("/messages/files")]
     assert [r.url.split("/")[3] for r in posts] == ["file", "file-us01"]  # redirected
     assert all(r.headers["Authorization"].startswith("Bearer ") for r in posts)
-    stored = [m for m in user_env.messages() if m["id"] == fid][0]
+    stored = next(m for m in user_env.messages() if m["id"] == fid)
     assert stored["files"][0]["file_name"] == "report.csv"
     assert stored["file_contents"] == [b"a,b\n1,2\n"]
     assert stored["reply_main_message_id"] == mid

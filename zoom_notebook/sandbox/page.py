@@ -27,7 +27,7 @@ def _render_message(world: World, msg: Message, replies: list[Message]) -> str:
     sender = world.users[msg.sender].display_name
     when = dt.datetime.fromtimestamp(msg.timestamp, dt.timezone.utc).strftime("%H:%M:%S")
     files = "".join(
-        f"<li class='file'>📎 {html.escape(f['file_name'])} ({f['file_size']:,} bytes)</li>"
+        f"<li class='file'>File: {html.escape(f['file_name'])} ({f['file_size']:,} bytes)</li>"
         for f in msg.files)
     edited = " <i>(edited)</i>" if msg.edited else ""
     body = (f"<div class='msg' id='m-{html.escape(msg.id)}'><span class='who'>"
