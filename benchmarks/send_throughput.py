@@ -56,8 +56,8 @@ def throughput(n: int) -> dict[str, float]:
         half = n // 2
         bare = [bare_rate(sb, token, payload, half), bare_rate(sb, token, payload, n - half)]
         ours = [zn_rate(settings, channel, half), zn_rate(settings, channel, n - half)]
-        b = n / sum(half_n / r for half_n, r in zip((half, n - half), bare))
-        z = n / sum(half_n / r for half_n, r in zip((half, n - half), ours))
+        b = n / sum(half_n / r for half_n, r in zip((half, n - half), bare, strict=True))
+        z = n / sum(half_n / r for half_n, r in zip((half, n - half), ours, strict=True))
         return {"bare": b, "zn": z, "ratio": z / b}
 
 
@@ -95,15 +95,19 @@ def main() -> None:
     lim = limited(args.limited)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
+    rows = [
+        ("bare requests.Session, msg/s", f"{t['bare']:.0f}", ""),
+        ("zn.send, msg/s", f"{t['zn']:.0f}", ""),
+        ("zn.send / bare ratio", f"{t['ratio']:.2f}", ">= 0.90"),
+        ("at 20/s limit: achieved msg/s", f"{lim['rate']:.2f}", ""),
+        ("at 20/s limit: sent / capacity of windows used", f"{lim['ratio']:.2f}", ">= 0.95"),
+        ("at 20/s limit: 429s seen", str(lim["429s"]), ""),
+        ("at 20/s limit: messages lost", str(lim["lost"]), "0"),
+        ("at 20/s limit: messages duplicated", str(lim["duplicated"]), "0"),
+    ]
     print(f"{'benchmark':<48}{'figure':>14}{'goal':>10}")
-    print(f"{'bare requests.Session, msg/s':<48}{t['bare']:>14.0f}{'':>10}")
-    print(f"{'zn.send, msg/s':<48}{t['zn']:>14.0f}{'':>10}")
-    print(f"{'zn.send / bare ratio':<48}{t['ratio']:>14.2f}{'>= 0.90':>10}")
-    print(f"{'at 20/s limit: achieved msg/s':<48}{lim['rate']:>14.2f}{'':>10}")
-    print(f"{'at 20/s limit: sent / capacity of windows used':<48}{lim['ratio']:>14.2f}{'>= 0.95':>10}")
-    print(f"{'at 20/s limit: 429s seen':<48}{lim['429s']:>14d}{'':>10}")
-    print(f"{'at 20/s limit: messages lost':<48}{lim['lost']:>14d}{'0':>10}")
-    print(f"{'at 20/s limit: messages duplicated':<48}{lim['duplicated']:>14d}{'0':>10}")
+    for name, figure, goal in rows:
+        print(f"{name:<48}{figure:>14}{goal:>10}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"throughput": t, "limited": lim}, fh, indent=2)

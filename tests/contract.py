@@ -21,8 +21,20 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jsonschema
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC_PATH = Path(os.environ.get("ZOOM_OPENAPI_SPEC",
-                                ROOT.parent / "shared" / "zoom" / "team-chat-openapi.json"))
+
+
+def _find_spec() -> Path:
+    if os.environ.get("ZOOM_OPENAPI_SPEC"):
+        return Path(os.environ["ZOOM_OPENAPI_SPEC"])
+    for folder in ROOT.parents:  # ../shared beside the checkout (CI: beside the clone)
+        candidate = folder / "shared" / "zoom" / "team-chat-openapi.json"
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("Zoom's team-chat-openapi.json was not found in ../shared/zoom/; "
+                            "set ZOOM_OPENAPI_SPEC to its path")
+
+
+SPEC_PATH = _find_spec()
 #: URL path prefixes of Zoom's bases, as Zoom serves them and as the sandbox does.
 BASE_PREFIXES = ("/file-us01/v2", "/file/v2", "/v2")
 #: Calls the client makes that live in Zoom's other API documents (Users API).
