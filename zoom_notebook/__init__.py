@@ -38,13 +38,19 @@ __all__ = [
     "ZoomChatClient",
     "ZoomNotebookError",
     "build_message",
+    "login",
+    "logout",
     "sandbox",
     "send",
     "split_message",
+    "status",
 ]
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY = {
+    "login": ".auth",
+    "logout": ".auth",
+    "status": ".auth",
     "send": ".api",
     "SentMessage": ".api",
     "ZoomChatClient": ".client",
@@ -56,6 +62,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
     from .api import SentMessage, send
+    from .auth import login, logout, status
     from .client import ZoomChatClient
     from .config import Settings
     from .message import build_message, split_message
@@ -74,3 +81,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext zoom_notebook``: register the ``%zoomchat`` magics (cheaply)."""
+    from .magics import register
+
+    register(ipython)

@@ -39,7 +39,7 @@ SECRET_FIELDS = frozenset({"client_secret", "access_token"})
 #: Keys the config file may set (everything but secrets and the home folder itself).
 FILE_KEYS = frozenset(
     {"client_id", "account_id", "user", "api_url", "file_api_url", "oauth_url", "dry_run",
-     "default_channel", "default_contact"}
+     "default_channel", "default_contact", "login_method"}
 )
 
 
@@ -66,6 +66,7 @@ class Settings:
     dry_run: bool = False
     default_channel: str | None = None
     default_contact: str | None = None
+    login_method: str | None = None
 
     @property
     def home_dir(self) -> Path:

@@ -168,8 +168,15 @@ def from_settings(settings: Settings) -> Credentials:
 
 
 def _user_login(settings: Settings) -> Credentials:
-    raise AuthError(
-        "No Zoom credentials: run `%zoomchat login` (or zn.login()), or set "
-        "ZOOM_ACCESS_TOKEN, or ZOOM_ACCOUNT_ID + ZOOM_CLIENT_ID + ZOOM_CLIENT_SECRET for "
-        "Server-to-Server OAuth."
-    )
+    from .store import TokenStore
+    from .userauth import UserLogin
+
+    store = TokenStore(settings.home_dir)
+    if store.read() is None:
+        raise AuthError(
+            "No Zoom credentials: run `%zoomchat login` (or zn.login()), or set "
+            "ZOOM_ACCESS_TOKEN, or ZOOM_ACCOUNT_ID + ZOOM_CLIENT_ID + ZOOM_CLIENT_SECRET for "
+            "Server-to-Server OAuth."
+        )
+    return UserLogin(store, oauth_url=settings.oauth_url, client_id=settings.client_id,
+                     client_secret=settings.client_secret)

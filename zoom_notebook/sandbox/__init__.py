@@ -20,9 +20,10 @@ from typing import Any
 from .app import SandboxApp
 from .faults import Faults
 from .limits import Limiter
+from .oauth import install as install_user_oauth
 from .state import World
 
-__all__ = ["Sandbox"]
+__all__ = ["Sandbox", "approve"]
 
 
 class Sandbox:
@@ -41,6 +42,7 @@ class Sandbox:
         self.faults = Faults()
         self.app = SandboxApp(self.world, self.limiter, self.faults)
         self.app.config["token_lifetime"] = token_lifetime
+        self.oauth = install_user_oauth(self.app)
         self._requested_port = port
         self.port = 0
         self._server: Any = None
@@ -206,16 +208,65 @@ class Sandbox:
         for key in ("qps", "daily", "channel_limits"):
             if key in options:
                 setattr(self.limiter, key, options.pop(key))
-        for key in ("token_lifetime", "page_token_ttl"):
+        for key in ("token_lifetime", "page_token_ttl", "device_interval",
+                    "device_expires_in"):
             if key in options:
                 self.app.config[key] = float(options.pop(key))
         if options:
             raise TypeError(f"unknown option(s): {', '.join(options)}")
 
+    def secrets(self) -> set[str]:
+        """Every secret this sandbox issued or received: client secret, access and refresh
+        tokens, codes, code verifiers, device codes (for secrets audits)."""
+        with self.world.lock:
+            return set(self.oauth.secrets_seen) | set(self.world.tokens)
+
+    def approve(self, authorize_url: str, allow: bool = True) -> str:
+        """Act as the person at the consent page: open ``authorize_url``, click Allow
+        (or Deny), and return the URL Zoom redirects the browser to."""
+        return approve(authorize_url, allow=allow)
+
+    def approve_device(self, user_code: str, allow: bool = True) -> None:
+        """Act as the person entering ``user_code`` on the device verification page."""
+        import requests
+
+        resp = requests.post(self.url + "/oauth_device", timeout=10,
+                             data={"user_code": user_code,
+                                   "decision": "allow" if allow else "deny"})
+        resp.raise_for_status()
+
+    def expire_access_tokens(self) -> None:
+        """Make every access token issued so far expire now."""
+        with self.world.lock:
+            for token in self.world.tokens.values():
+                token.expires_at = 0.0
+
     @property
     def counters(self) -> dict[str, int]:
         with self.world.lock:
             return dict(self.world.counters)
+
+
+def approve(authorize_url: str, allow: bool = True) -> str:
+    """Click Allow (or Deny) on a sandbox consent page; return the redirect URL.
+
+    Works from any process (a notebook kernel, too): it only speaks HTTP to the page.
+    """
+    import re
+    from urllib.parse import urljoin
+
+    import requests
+
+    page = requests.get(authorize_url, timeout=10)
+    page.raise_for_status()
+    match = re.search(r"name='request_id' value='([^']+)'", page.text)
+    if match is None:
+        raise ValueError("not a sandbox consent page")
+    resp = requests.post(urljoin(authorize_url, "/oauth/authorize/decision"), timeout=10,
+                         data={"request_id": match.group(1),
+                               "decision": "allow" if allow else "deny"},
+                         allow_redirects=False)
+    return str(resp.headers["Location"])
 
 
 def free_port() -> int:

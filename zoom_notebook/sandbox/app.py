@@ -67,6 +67,7 @@ class SandboxApp:
         # Hooks for the OAuth user flows (``oauth.py``): path -> handler, grant -> handler.
         self.extra_routes: dict[str, Callable[[Request], Response]] = {}
         self.extra_grants: dict[str, Callable[[Request, Any], Response]] = {}
+        self.user_oauth: Any = None  # set by oauth.install()
         api = "/v2"
         self.url_map = Map([
             Rule("/", endpoint="page"),
@@ -221,6 +222,13 @@ class SandboxApp:
             raise ApiError(401, 124, "Invalid access token. User-level apps must use 'me'.")
         return found.id
 
+    def _need_scope(self, token: Token, scope: str) -> None:
+        granted = token.scopes.split()
+        if scope not in granted and not any(":admin" in g or g.startswith("team_chat:write")
+                                            for g in granted):
+            raise ApiError(400, 4711, f"Invalid access token, does not contain scopes:"
+                                      f"[{scope}].")
+
     def _page_args(self, request: Request, default: int, maximum: int) -> tuple[int, str]:
         raw = request.args.get("page_size", str(default))
         if not raw.isdigit() or not 1 <= int(raw) <= maximum:
@@ -281,6 +289,7 @@ class SandboxApp:
     # ------------------------------------------------------------------ Team Chat
     def on_post_message(self, request: Request, token: Token, user: str) -> Response:
         sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise invalid("body", "Request body must be a JSON object.")
@@ -330,6 +339,7 @@ class SandboxApp:
 
     def on_edit_message(self, request: Request, token: Token, user: str, mid: str) -> Response:
         sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise invalid("body", "Request body must be a JSON object.")
@@ -460,6 +470,7 @@ class SandboxApp:
 
     def on_post_file(self, request: Request, token: Token, user: str) -> Response:
         sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
         uploads = request.files.getlist("files")
         if len(uploads) != 1:
             raise invalid("files", "Send exactly one file.")

@@ -1,0 +1,405 @@
+"""Logging in to Zoom: browser (PKCE + loopback), paste, device, Server-to-Server;
+``status()`` and ``logout()``. All OAuth goes through authlib's ``OAuth2Session``.
+
+The scope asked for is the minimum the feature needs (SECURITY.md 7): sending needs
+``chat_message:write``; ``status()`` needs ``user:read``; the compose form's pickers need
+the read scopes, asked for with ``login(scopes=COMPOSE_SCOPES)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from .config import Settings
+from .credentials import TOKEN_TIMEOUT
+from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
+from .store import TokenStore
+from .userauth import oauth_session, token_record
+
+SEND_SCOPES = ("chat_message:write", "user:read")
+COMPOSE_SCOPES = (*SEND_SCOPES, "chat_message:read", "chat_channel:read", "chat_contact:read")
+#: Environment markers of kernels whose browser is on another machine.
+REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG",
+                  "COLAB_GPU", "COLAB_JUPYTER_IP", "ZOOM_NOTEBOOK_REMOTE")
+#: Where the browser is sent in the paste method. Nothing listens there: the person copies
+#: the address the browser ends on. Zoom ignores the port of a loopback redirect.
+PASTE_REDIRECT_URI = "http://127.0.0.1:8976/callback"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+METHODS = ("auto", "browser", "paste", "device")
+
+
+def is_remote() -> bool:
+    """True on JupyterHub, Colab and the like, where a loopback redirect cannot arrive."""
+    return any(os.environ.get(name) for name in REMOTE_MARKERS)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (not a terminal IPython, not a script)."""
+    ipython_mod = sys.modules.get("IPython")
+    if ipython_mod is None:
+        return False
+    shell = ipython_mod.get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def show(html_text: str, plain: str) -> None:
+    """Show a message inline in a notebook (HTML and text), or print it in a terminal."""
+    if "IPython" in sys.modules and sys.modules["IPython"].get_ipython() is not None:
+        from IPython.display import display  # type: ignore[attr-defined]
+
+        display({"text/html": html_text, "text/plain": plain}, raw=True)  # type: ignore[no-untyped-call]
+    else:
+        print(plain, flush=True)
+
+
+def _forget_clients() -> None:
+    from . import api
+
+    with api._lock:
+        api._clients.clear()
+
+
+@dataclasses.dataclass
+class LoginStatus:
+    """Who is logged in, how, until when, and where the login is kept. Never the token."""
+
+    logged_in: bool
+    method: str | None = None
+    user_name: str | None = None
+    user_email: str | None = None
+    expires_at: dt.datetime | None = None
+    store: str | None = None
+    error: str | None = None
+
+    def _rows(self) -> list[tuple[str, str]]:
+        if not self.logged_in:
+            return [("status", "not logged in — run %zoomchat login (or zn.login())")]
+        rows = [("user", f"{self.user_name or '?'} <{self.user_email or '?'}>"),
+                ("method", self.method or "?")]
+        if self.expires_at is not None:
+            rows.append(("access token expires",
+                         self.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC") +
+                         " (renewed automatically)" * (self.method not in (
+                             "access token (ZOOM_ACCESS_TOKEN)",))))
+        rows.append(("stored in", self.store or "memory only (nothing on disk)"))
+        if self.error:
+            rows.append(("problem", self.error))
+        return rows
+
+    def __repr__(self) -> str:
+        head = "Logged in to Zoom" if self.logged_in else "Not logged in to Zoom"
+        return "\n".join([head] + [f"  {k}: {v}" for k, v in self._rows()])
+
+    def _repr_html_(self) -> str:
+        head = "✓ Logged in to Zoom" if self.logged_in else "Not logged in to Zoom"
+        rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}"
+                       f"</th><td>{html.escape(v)}</td></tr>" for k, v in self._rows())
+        return f"<div class='zoom-notebook-status'><b>{head}</b><table>{rows}</table></div>"
+
+
+class PKCELogin:
+    """One authorization-code login with PKCE (S256) and a fresh ``state``.
+
+    ``authorize_url`` is the link to open; :meth:`finish` takes the URL the browser was
+    redirected to. The verifier and state never leave this object (nor its repr).
+    """
+
+    def __init__(self, settings: Settings, redirect_uri: str, scopes: Sequence[str],
+                 method: str) -> None:
+        from authlib.common.security import generate_token
+
+        if not settings.client_id:
+            raise ValidationError("ZOOM_CLIENT_ID", "set it to your Zoom app's client id "
+                                                    "(see docs/zoom-app.md)")
+        self.settings = settings
+        self.redirect_uri = redirect_uri
+        self.method = method
+        self._session = oauth_session(settings.client_id, settings.client_secret,
+                                      redirect_uri=redirect_uri, code_challenge_method="S256",
+                                      scope=" ".join(scopes))
+        self._verifier = generate_token(64)  # RFC 7636: 43-128 characters
+        self.authorize_url, self._state = self._session.create_authorization_url(
+            settings.oauth_url + "/oauth/authorize", code_verifier=self._verifier,
+            state=generate_token(32))
+
+    def __repr__(self) -> str:
+        return f"PKCELogin(method={self.method!r}, redirect_uri={self.redirect_uri!r})"
+
+    def finish(self, callback_url: str) -> LoginStatus:
+        """Check the redirect, exchange the code for tokens, save them, return the status.
+
+        Nothing is sent to Zoom unless the URL matches the redirect URI and carries the
+        expected ``state`` and a ``code`` (SECURITY.md 2, 3, 5).
+        """
+        url = (callback_url or "").strip()
+        got, want = urlsplit(url), urlsplit(self.redirect_uri)
+        if (got.scheme, got.hostname, got.path) != (want.scheme, want.hostname, want.path) or (
+                self.method == "browser" and got.port != want.port):
+            raise AuthError("That is not the address Zoom sent your browser to (it should "
+                            f"start with {self.redirect_uri}); copy it again from the "
+                            "address bar.")
+        query = parse_qs(got.query)
+        state = query.get("state", [None])[0]
+        if state != self._state:
+            raise AuthError("The login answer did not match this login attempt (state "
+                            "mismatch), so it was refused. Run `%zoomchat login` again.")
+        if "error" in query:
+            if query["error"][0] == "access_denied":
+                raise LoginDenied("Login denied: you (or Zoom) declined access. Run "
+                                  "`%zoomchat login` again to retry.")
+            raise AuthError(f"Zoom refused the login ({query['error'][0][:40]}); run "
+                            "`%zoomchat login` again.")
+        code = query.get("code", [None])[0]
+        if not code:
+            raise AuthError("The address has no authorization code; copy the whole address "
+                            "from the browser.")
+        try:
+            token = self._session.fetch_token(
+                self.settings.oauth_url + "/oauth/token", grant_type="authorization_code",
+                code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT)
+        except Exception as exc:
+            raise _token_error(exc) from None
+        finally:
+            self._session.close()
+        return save_login(self.settings, dict(token), self.method)
+
+
+def _token_error(exc: BaseException) -> AuthError:
+    import requests
+
+    if isinstance(exc, requests.RequestException):
+        return AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}); "
+                         "check ZOOM_OAUTH_URL and the network, then log in again.")
+    error = getattr(exc, "error", None) or type(exc).__name__
+    return AuthError(f"Zoom refused the login ({error}). Check ZOOM_CLIENT_ID and "
+                     "ZOOM_CLIENT_SECRET and the app's redirect URL, then log in again.")
+
+
+def save_login(settings: Settings, token: dict[str, Any], method: str) -> LoginStatus:
+    store = TokenStore(settings.home_dir)
+    assert settings.client_id
+    with store.lock():
+        store.write(token_record(token, method=method, client_id=settings.client_id))
+    _forget_clients()
+    return status(settings)
+
+
+def login(method: str = "auto", *, scopes: Sequence[str] = SEND_SCOPES,
+          timeout: float = 300.0, open_browser: bool = True,
+          settings: Settings | None = None) -> Any:
+    """Log in to Zoom; return the :class:`LoginStatus` (who is now logged in).
+
+    ``method``: ``browser`` (PKCE + a loopback redirect on 127.0.0.1; the link is opened
+    with ``webbrowser`` and also shown), ``paste`` (paste the address the browser ends
+    on; for remote kernels), ``device`` (RFC 8628), or ``auto``: Server-to-Server when
+    ``ZOOM_ACCOUNT_ID`` is set, ``paste`` on JupyterHub/Colab (``device`` if the config
+    says ``login_method: device``), else ``browser``. In a notebook, ``paste`` returns a
+    form to paste into instead of waiting.
+    """
+    if method not in METHODS:
+        raise ValidationError("method", f"choose one of {', '.join(METHODS)}")
+    settings = settings or Settings.load()
+    if settings.account_id and method == "auto":
+        return _server_to_server(settings)
+    if method == "auto":
+        method = (settings.login_method or "paste") if is_remote() else "browser"
+        if method not in METHODS[1:]:
+            raise ValidationError("login_method", "choose browser, paste or device")
+    if method == "browser":
+        return _browser(settings, scopes, timeout, open_browser)
+    if method == "paste":
+        return _paste(settings, scopes, open_browser)
+    return device_login(settings, scopes=scopes)
+
+
+def _server_to_server(settings: Settings) -> LoginStatus:
+    from .credentials import from_settings
+
+    creds = from_settings(settings)
+    creds.access_token()  # proves the credentials work; kept in memory only
+    _forget_clients()
+    return status(settings)
+
+
+def _show_link(url: str, what: str) -> None:
+    safe = html.escape(url, quote=True)
+    show(f"<p>{html.escape(what)}: <a href='{safe}' target='_blank' rel='noopener'>"
+         f"<button>Log in to Zoom</button></a></p>", f"{what}:\n  {url}")
+
+
+def _browser(settings: Settings, scopes: Sequence[str], timeout: float,
+             open_browser: bool) -> LoginStatus:
+    import webbrowser
+
+    from .loopback import LoopbackListener
+
+    with LoopbackListener() as listener:
+        attempt = PKCELogin(settings, listener.redirect_uri, scopes, "browser")
+        _show_link(attempt.authorize_url, "Approve access in your browser (opening it now)")
+        if open_browser:
+            try:
+                webbrowser.open(attempt.authorize_url)
+            except Exception:  # noqa: S110 - no browser: the link is shown above
+                pass
+        callback = listener.wait(timeout)
+    return attempt.finish(callback)
+
+
+def _paste(settings: Settings, scopes: Sequence[str], open_browser: bool) -> Any:
+    attempt = PKCELogin(settings, PASTE_REDIRECT_URI, scopes, "paste")
+    if in_notebook():
+        from .nbui import PastePrompt
+
+        return PastePrompt(attempt)
+    import getpass
+
+    _show_link(attempt.authorize_url, "Open this link, approve access, then copy the address "
+                                      "your browser ends on (it will not load)")
+    pasted = getpass.getpass("Paste that address here (hidden): ")
+    return attempt.finish(pasted)
+
+
+def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> LoginStatus:
+    """RFC 8628: show a code and a link, then poll until the person approves.
+
+    Polls no faster than ``interval``, adds 5 s on ``slow_down``, stops on
+    ``access_denied``, ``expired_token`` or when ``expires_in`` has passed; Ctrl-C (or
+    the notebook's interrupt) stops it (SECURITY.md 6).
+    """
+    if not settings.client_id or not settings.client_secret:
+        raise ValidationError("ZOOM_CLIENT_SECRET", "the device flow needs ZOOM_CLIENT_ID and "
+                                                    "ZOOM_CLIENT_SECRET (a private app)")
+    session = oauth_session(settings.client_id, settings.client_secret,
+                            scope=" ".join(scopes))
+    try:
+        resp = session.post(settings.oauth_url + "/oauth/devicecode",
+                            data={"client_id": settings.client_id},
+                            auth=(settings.client_id, settings.client_secret),
+                            timeout=TOKEN_TIMEOUT)
+        grant = resp.json()
+        if resp.status_code != 200 or "device_code" not in grant:
+            raise AuthError(f"Zoom refused the device login ({grant.get('error', resp.status_code)}"
+                            "); the device flow must be enabled for your app.")
+        device_code = grant["device_code"]
+        interval = float(grant.get("interval") or 5)
+        deadline = clock() + float(grant.get("expires_in") or 900)
+        link = grant.get("verification_uri_complete") or grant["verification_uri"]
+        code = html.escape(grant["user_code"])
+        show(f"<p>Go to <a href='{html.escape(link, quote=True)}' target='_blank'>"
+             f"{html.escape(grant['verification_uri'])}</a> and enter the code "
+             f"<b style='font-size:1.3em;letter-spacing:.1em'>{code}</b></p>",
+             f"Go to {grant['verification_uri']} and enter the code {grant['user_code']}")
+        while True:
+            sleep(interval)
+            if clock() >= deadline:
+                raise AuthError("The device code expired before it was approved; run "
+                                "`%zoomchat login --device` again.")
+            try:
+                token = session.fetch_token(settings.oauth_url + "/oauth/token",
+                                            grant_type=DEVICE_GRANT, device_code=device_code,
+                                            timeout=TOKEN_TIMEOUT)
+            except Exception as exc:
+                error = getattr(exc, "error", None)
+                if error == "authorization_pending":
+                    continue
+                if error == "slow_down":
+                    interval += 5
+                    continue
+                if error == "access_denied":
+                    raise LoginDenied("Login denied on the device page; run `%zoomchat login "
+                                      "--device` again to retry.") from None
+                if error == "expired_token":
+                    raise AuthError("The device code expired before it was approved; run "
+                                    "`%zoomchat login --device` again.") from None
+                raise _token_error(exc) from None
+            return save_login(settings, dict(token), "device")
+    finally:
+        session.close()
+
+
+def status(settings: Settings | None = None) -> LoginStatus:
+    """Who is logged in (asks Zoom: ``GET /users/me``), how, until when, stored where."""
+    settings = settings or Settings.load()
+    store = TokenStore(settings.home_dir)
+    if settings.access_token:
+        result = LoginStatus(True, method="access token (ZOOM_ACCESS_TOKEN)")
+    elif settings.account_id:
+        result = LoginStatus(True, method="Server-to-Server (ZOOM_ACCOUNT_ID)")
+    else:
+        try:
+            record = store.read()
+        except ZoomNotebookError as exc:
+            return LoginStatus(False, error=str(exc), store=str(store.path))
+        if record is None:
+            return LoginStatus(False, store=str(store.path))
+        result = LoginStatus(True, method=str(record.get("method")), store=str(store.path),
+                             expires_at=dt.datetime.fromtimestamp(record["expires_at"],
+                                                                  dt.timezone.utc))
+    from .api import client
+
+    try:
+        me = client(settings).me()
+    except ZoomNotebookError as exc:
+        result.error = str(exc)
+        return result
+    result.user_name = me.get("display_name") or " ".join(
+        filter(None, (me.get("first_name"), me.get("last_name"))))
+    result.user_email = me.get("email")
+    if not settings.access_token and not settings.account_id:
+        record = store.read()  # a refresh may have happened while asking
+        if record is not None:
+            result.expires_at = dt.datetime.fromtimestamp(record["expires_at"],
+                                                          dt.timezone.utc)
+    return result
+
+
+def logout(settings: Settings | None = None) -> str:
+    """Revoke the saved login at Zoom (best effort) and delete every token file."""
+    settings = settings or Settings.load()
+    store = TokenStore(settings.home_dir)
+    notes = []
+    with store.lock():
+        try:
+            record = store.read()
+        except ZoomNotebookError:
+            record = None
+        if record is not None:
+            notes.append(_revoke(settings, record))
+        store.delete()
+    _forget_clients()
+    if settings.access_token:
+        notes.append("ZOOM_ACCESS_TOKEN is still set in the environment: unset it too.")
+    head = "Logged out: the saved login was removed." if record else "No saved login to remove."
+    return " ".join([head, *[n for n in notes if n]])
+
+
+def _revoke(settings: Settings, record: dict[str, Any]) -> str:
+    client_id = record.get("client_id") or settings.client_id
+    if not client_id:
+        return "It could not be revoked at Zoom (no client id)."
+    session = oauth_session(client_id, settings.client_secret)
+    failed = 0
+    try:
+        for hint in ("refresh_token", "access_token"):
+            value = record.get(hint)
+            if not value:
+                continue
+            try:
+                resp = session.revoke_token(settings.oauth_url + "/oauth/revoke", value,
+                                            token_type_hint=hint, timeout=TOKEN_TIMEOUT)
+                failed += resp.status_code != 200
+            except Exception:
+                failed += 1
+    finally:
+        session.close()
+    return ("Zoom could not be reached to revoke it; it will expire on its own."
+            if failed else "It was revoked at Zoom.")

@@ -1,0 +1,96 @@
+"""The one-shot loopback listener for the browser login (RFC 8252 §7.3, §8.3).
+
+It binds 127.0.0.1 only, on a free port, lives for one login, accepts one request on the
+expected path, gives up after a timeout (at most 300 s), and is closed after success,
+error, timeout or interrupt, so the port is free afterwards. Its page echoes none of the
+query values (no code, no state, no error text from the URL).
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import time
+from typing import Any
+
+from .errors import AuthError
+
+MAX_TIMEOUT = 300.0
+CALLBACK_PATH = "/callback"
+
+_PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>zoom-notebook</title>"
+         "</head><body style='font-family:system-ui,sans-serif;margin:3em'><h1>{title}</h1>"
+         "<p>{text}</p></body></html>")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: "_Server"
+    timeout = 5.0  # a connection that sends nothing cannot hold the listener
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path != CALLBACK_PATH or self.server.result is not None:
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"Not found")
+            return
+        self.server.result = f"http://127.0.0.1:{self.server.server_port}{self.path}"
+        denied = "error=" in query
+        body = _PAGE.format(
+            title="Login cancelled" if denied else "Logged in",
+            text="You can close this tab and return to your notebook.")
+        data = body.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request line holds the code: never log it
+
+
+class _Server(http.server.HTTPServer):
+    result: str | None = None
+
+
+class LoopbackListener:
+    """``with LoopbackListener() as l: ...; url = l.wait(timeout)``."""
+
+    def __init__(self) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.port = self._server.server_port
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
+
+    def wait(self, timeout: float = MAX_TIMEOUT) -> str:
+        """Block until the browser arrives on the callback; return the full URL it used."""
+        deadline = time.monotonic() + min(timeout, MAX_TIMEOUT)
+        self._server.timeout = 0.2
+        try:
+            while self._server.result is None:
+                if time.monotonic() >= deadline:
+                    raise AuthError("The login timed out: no answer came from the browser. "
+                                    "Run `%zoomchat login` again (or use --paste on a remote "
+                                    "machine).")
+                self._server.handle_request()
+            return self._server.result
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self._server.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._server.server_close()
+
+    def __enter__(self) -> "LoopbackListener":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

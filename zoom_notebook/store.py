@@ -1,0 +1,147 @@
+"""The token store: one JSON file in ``ZOOM_NOTEBOOK_HOME`` holding the user login.
+
+- Folder 0700, file 0600; a looser file or folder is fixed before use (SECURITY.md 9).
+- Writes are atomic: a temp file in the same folder, fsync, ``os.replace``, so a reader
+  never sees a half-written file, even when a writer is killed (SECURITY.md 10).
+- ``lock()`` is a cross-process lock (filelock) plus an in-process one, with a bounded
+  wait, around read-decide-refresh-write (SECURITY.md 11).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import AuthError
+
+TOKEN_FILE = "tokens.json"  # noqa: S105 (a file name)
+LOCK_FILE = "tokens.lock"
+REQUIRED = ("access_token", "expires_at")
+
+_thread_locks: dict[str, threading.RLock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.RLock:
+    with _thread_locks_guard:
+        return _thread_locks.setdefault(str(path), threading.RLock())
+
+
+def secure_dir(path: Path) -> None:
+    """Create ``path`` as 0700, or tighten it if it is looser."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (mode 0600) so readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class TokenStore:
+    """The saved user login in ``home``. Never holds a ``ZOOM_ACCESS_TOKEN``."""
+
+    def __init__(self, home: Path, *, lock_timeout: float = 30.0) -> None:
+        self.home = Path(home)
+        self.path = self.home / TOKEN_FILE
+        self.lock_path = self.home / LOCK_FILE
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"TokenStore({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store for read-decide-refresh-write, across threads and processes."""
+        import filelock
+
+        secure_dir(self.home)
+        tlock = _thread_lock(self.lock_path)
+        if not tlock.acquire(timeout=self.lock_timeout):
+            raise AuthError(self._lock_message())
+        try:
+            flock = filelock.FileLock(str(self.lock_path), timeout=self.lock_timeout,
+                                      mode=0o600)
+            try:
+                flock.acquire()
+            except filelock.Timeout:
+                raise AuthError(self._lock_message()) from None
+            try:
+                yield
+            finally:
+                flock.release()
+        finally:
+            tlock.release()
+
+    def _lock_message(self) -> str:
+        return (f"Another process has held the token store lock ({self.lock_path}) for over "
+                f"{self.lock_timeout:.0f} s. If no other kernel is logging in, delete that "
+                "file and try again.")
+
+    def read(self) -> dict[str, Any] | None:
+        """The saved token record, or None when logged out."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            warnings.warn(f"{self.path} was readable by others; its mode is now 0600.",
+                          stacklevel=2)
+            os.chmod(self.path, 0o600)
+        secure_dir(self.home)
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError):
+            raise AuthError(f"The token store {self.path} is damaged: run `%zoomchat login` "
+                            "(or zn.login()) to log in again.") from None
+        if not isinstance(record, dict) or any(k not in record for k in REQUIRED) or not (
+                isinstance(record["expires_at"], int)):
+            raise AuthError(f"The token store {self.path} is damaged: run `%zoomchat login` "
+                            "(or zn.login()) to log in again.")
+        return record
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Save ``record`` atomically; an error here is raised, never ignored."""
+        if not isinstance(record.get("expires_at"), int):
+            raise ValueError("expires_at must be an integer (seconds since the epoch)")
+        secure_dir(self.home)
+        try:
+            atomic_write(self.path, json.dumps(record, indent=1).encode("utf-8"))
+        except OSError as exc:
+            raise AuthError(f"Could not save the login to {self.path} ({exc.strerror}); "
+                            "check the folder, then log in again.") from None
+
+    def delete(self) -> None:
+        """Remove every token file (the store and any temp file left by a killed writer)."""
+        if not self.home.exists():
+            return
+        for path in [self.path, *self.home.glob(f".{TOKEN_FILE}.*.tmp")]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
