@@ -95,3 +95,48 @@ def sandbox_posts(sb: Sandbox, suffix: str = "/messages") -> list[dict[str, Any]
     """POSTs the sandbox handled whose path ends with ``suffix``."""
     return [r for r in sb.requests() if r["method"] == "POST" and r["path"].endswith(suffix)
             and r["outcome"] == "handled"]
+
+
+@pytest.fixture
+def oauth_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The environment points at the sandbox with a confidential OAuth app (no token)."""
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ZOOM_CLIENT_SECRET", sandbox.client_secret)
+    return sandbox
+
+
+class FakeBrowser:
+    """Stands in for the system browser: when ``webbrowser.open(url)`` is called it
+    clicks Allow (or Deny) on the sandbox's consent page and follows the redirect to the
+    loopback listener, as a person's browser would."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.allow = True
+        self.opened: list[str] = []
+        self.redirects: list[str] = []
+        self.follow = True
+
+    def open(self, url: str, *args: Any, **kwargs: Any) -> bool:
+        import threading
+
+        self.opened.append(url)
+
+        def act() -> None:
+            redirect = self.sandbox.approve(url, allow=self.allow)
+            self.redirects.append(redirect)
+            if self.follow:
+                requests.get(redirect, timeout=10)
+
+        threading.Thread(target=act, daemon=True).start()
+        return True
+
+
+@pytest.fixture
+def fake_browser(oauth_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> FakeBrowser:
+    import webbrowser
+
+    browser = FakeBrowser(oauth_env)
+    monkeypatch.setattr(webbrowser, "open", browser.open)
+    return browser
