@@ -22,6 +22,7 @@ from .credentials import Credentials
 from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ValidationError, ZoomAPIError
 from .message import check_id, check_target
 from .retry import backoff_delay, parse_retry_after
+from .secret import Secret
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -216,7 +217,7 @@ class ZoomChatClient:
             target = urlsplit(url)
             if target.scheme == "https" or (target.scheme, target.netloc) == (
                     origin.scheme, origin.netloc):
-                headers["Authorization"] = f"Bearer {token}"
+                headers["Authorization"] = Secret(f"Bearer {token}")
             resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                         allow_redirects=False, **kwargs)
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):

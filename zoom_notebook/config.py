@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ValidationError
+from .secret import Secret
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_FILE_API_URL = "https://file.zoom.us/v2"
@@ -100,6 +101,9 @@ class Settings:
                 raise ValidationError(key, "secrets are read from the environment only")
             values[key] = value
         values["home"] = home
+        for key in SECRET_FIELDS:
+            if values.get(key) is not None:
+                values[key] = Secret(values[key])
         for key in ("api_url", "file_api_url", "oauth_url"):
             if key in values:
                 values[key] = str(values[key]).rstrip("/")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from .config import Settings
 from .errors import AuthError, ValidationError
+from .secret import Secret, hide
 
 #: connect and read timeouts for token requests (SECURITY.md 17)
 TOKEN_TIMEOUT = (5.0, 30.0)
@@ -48,7 +49,7 @@ class StaticToken:
     kind = "access-token"
 
     def __init__(self, token: str, user: str = "me") -> None:
-        self._token = token
+        self._token = Secret(token)
         self.default_user = user
 
     def access_token(self) -> str:
@@ -79,12 +80,12 @@ class ServerToServer:
             )
         self._account_id = account_id
         self._client_id = client_id
-        self._client_secret = client_secret
+        self._client_secret = Secret(client_secret)
         self._token_url = oauth_url.rstrip("/") + "/oauth/token"
         self.default_user = user
         self._clock = clock
         self._lock = threading.Lock()
-        self._token: str | None = None
+        self._token: Secret | None = None
         self._expires_at = 0.0
         self._lifetime = 0.0
         self._session: Any = None
@@ -140,7 +141,7 @@ class ServerToServer:
                 "is activated."
             ) from None
         lifetime = float(token.get("expires_in") or 3600)
-        self._token = token["access_token"]
+        self._token = hide(token["access_token"])
         self._lifetime = lifetime
         self._expires_at = self._clock() + lifetime
 

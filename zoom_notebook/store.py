@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import AuthError
+from .secret import hide
 
 TOKEN_FILE = "tokens.json"  # noqa: S105 (a file name)
 LOCK_FILE = "tokens.lock"
@@ -125,6 +126,8 @@ class TokenStore:
                 isinstance(record["expires_at"], int)):
             raise AuthError(f"The token store {self.path} is damaged: run `%zoomchat login` "
                             "(or zn.login()) to log in again.")
+        for key in ("access_token", "refresh_token"):
+            record[key] = hide(record.get(key))
         return record
 
     def write(self, record: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from .credentials import TOKEN_TIMEOUT, refresh_margin
 from .errors import AuthError, ReauthRequired
+from .secret import Secret, hide
 from .store import TokenStore
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
@@ -36,8 +37,8 @@ def token_record(token: dict[str, Any], *, method: str, client_id: str,
     now = time.time() if now is None else now
     lifetime = int(float(token.get("expires_in") or 3600))
     return {
-        "access_token": token["access_token"],
-        "refresh_token": token.get("refresh_token"),
+        "access_token": hide(token["access_token"]),
+        "refresh_token": hide(token.get("refresh_token")),
         "token_type": token.get("token_type", "bearer"),
         "scope": token.get("scope", ""),
         "api_url": token.get("api_url"),
@@ -89,7 +90,7 @@ class UserLogin:
         record = self._cached
         if self._fresh(record):
             assert record is not None
-            return str(record["access_token"])
+            return Secret(record["access_token"])
         return self._renew(rejected=None)
 
     def force_refresh(self, rejected: str) -> bool:
@@ -104,7 +105,7 @@ class UserLogin:
                 raise ReauthRequired(LOGGED_OUT)
             if record["access_token"] != rejected and self._fresh(record):
                 self._cached = record  # another thread or kernel refreshed: adopt it
-                return str(record["access_token"])
+                return Secret(record["access_token"])
             try:
                 new = self._refresh(record)
             except InvalidGrant:
@@ -115,7 +116,7 @@ class UserLogin:
                     raise ReauthRequired(LOGGED_OUT) from None
                 if again["access_token"] != rejected and self._fresh(again):
                     self._cached = again
-                    return str(again["access_token"])
+                    return Secret(again["access_token"])
                 try:
                     new = self._refresh(again)
                 except InvalidGrant:
@@ -124,7 +125,7 @@ class UserLogin:
                     raise ReauthRequired(LOGGED_OUT) from None
             self.store.write(new)  # saved before the lock is released
             self._cached = new
-            return str(new["access_token"])
+            return Secret(new["access_token"])
 
     def _refresh(self, record: dict[str, Any]) -> dict[str, Any]:
         import requests
