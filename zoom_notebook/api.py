@@ -135,6 +135,99 @@ def _conversation(settings: Settings, user: str, kind: str, target: str
     return (settings.api_url, user, kind, target)
 
 
+@dataclasses.dataclass
+class Draft:
+    """A checked message, ready to deliver (what :func:`prepare` returns)."""
+
+    payload: dict[str, Any]
+    files: list[tuple[str, bytes]]
+    kind: str
+    target: str
+    sender: str
+    user: str | None
+    reply_to: str | None
+    settings: Settings
+
+    def receipt(self) -> SentMessage:
+        mention_names = [item.get("at_contact", "all")
+                         for item in self.payload.get("at_items", [])]
+        channel = self.target if self.kind == "to_channel" else None
+        contact = self.target if self.kind == "to_contact" else None
+        return SentMessage(id=None, message=self.payload["message"], to_channel=channel,
+                           to_contact=contact, reply_to=self.reply_to,
+                           mentions=mention_names, user=self.sender)
+
+
+def prepare(
+    message: str,
+    *,
+    to_contact: str | None = None,
+    to_channel: str | None = None,
+    reply_to: str | None = None,
+    mentions: Mentions = None,
+    files: Iterable[FileSpec] = (),
+    user: str | None = None,
+    settings: Settings | None = None,
+) -> Draft:
+    """Check everything and build the request, with no token or network work."""
+    settings = settings or Settings.load()
+    if user is not None:
+        check_id("user", user)
+    payload = build_message(message, to_contact=to_contact, to_channel=to_channel,
+                            reply_to=None if reply_to == "last" else reply_to,
+                            mentions=mentions)
+    blobs = _read_files(files)
+    kind = "to_channel" if "to_channel" in payload else "to_contact"
+    target = payload[kind]
+    sender = user or settings.user
+    resolved_reply = reply_to
+    if reply_to == "last":
+        with _lock:
+            last = _last_main.get(_conversation(settings, sender, kind, target))
+        if last is None:
+            raise ValidationError("reply_to", f"'last' needs an earlier message to {target} "
+                                              "from this kernel; pass a message id instead")
+        payload["reply_main_message_id"] = last
+        resolved_reply = last
+    return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)
+
+
+def deliver(draft: Draft) -> SentMessage:
+    """Send a prepared message (and its files) now; return the receipt."""
+    sent = draft.receipt()
+    settings, kind, target = draft.settings, draft.kind, draft.target
+    if settings.dry_run:
+        sent.dry_run = True
+        sent.request = {"method": "POST", "url": f"{settings.api_url}/chat/users/"
+                        f"{draft.sender}/messages", "json": draft.payload}
+        sent.attachments = [Attachment(name) for name, _ in draft.files]
+        return sent
+    client = _client_for(settings)
+    sent.user = draft.user or client.user
+    file_target = target
+    if draft.files and kind == "to_contact" and "@" in target:
+        file_target = _contact_id(client, target)  # before anything is delivered
+    sent.id = client.send_message(draft.payload, user=draft.user)
+    remember_thread(draft, sent.id)
+    thread = draft.reply_to or sent.id
+    for name, content in draft.files:
+        att = Attachment(name)
+        try:
+            att.id = client.send_file(name, content, reply_to=thread, user=draft.user,
+                                      **{kind: file_target})
+        except Exception as exc:  # the text was delivered: report the file, don't lose it
+            att.error = str(exc)
+        sent.attachments.append(att)
+    return sent
+
+
+def remember_thread(draft: Draft, message_id: str) -> None:
+    """Record the thread of a delivered message for ``reply_to="last"``."""
+    with _lock:
+        _last_main[_conversation(draft.settings, draft.sender, draft.kind, draft.target)] = (
+            draft.reply_to or message_id)
+
+
 def send(
     message: str,
     *,
@@ -154,55 +247,9 @@ def send(
     -> email. ``files``: paths or ``(name, bytes)`` pairs, sent into the same thread.
     Everything is validated before any token or network work.
     """
-    settings = settings or Settings.load()
-    if user is not None:
-        check_id("user", user)
-    resolved_reply = reply_to
-    if reply_to == "last":
-        resolved_reply = None  # placeholder so build_message validates the rest first
-    payload = build_message(message, to_contact=to_contact, to_channel=to_channel,
-                            reply_to=resolved_reply, mentions=mentions)
-    blobs = _read_files(files)
-    kind = "to_channel" if "to_channel" in payload else "to_contact"
-    target = payload[kind]
-    sender = user or settings.user
-    if reply_to == "last":
-        key = _conversation(settings, sender, kind, target)
-        with _lock:
-            last = _last_main.get(key)
-        if last is None:
-            raise ValidationError("reply_to", f"'last' needs an earlier message to {target} "
-                                              "from this kernel; pass a message id instead")
-        payload["reply_main_message_id"] = last
-        resolved_reply = last
-    mention_names = [item.get("at_contact", "all") for item in payload.get("at_items", [])]
-    sent = SentMessage(id=None, message=payload["message"], reply_to=resolved_reply,
-                       mentions=mention_names, user=sender, **{kind: target})
-    if settings.dry_run:
-        sent.dry_run = True
-        sent.request = {"method": "POST", "url": f"{settings.api_url}/chat/users/{sender}"
-                        "/messages", "json": payload}
-        sent.attachments = [Attachment(name) for name, _ in blobs]
-        return sent
-
-    client = _client_for(settings)
-    sent.user = user or client.user
-    file_target = target
-    if blobs and kind == "to_contact" and "@" in target:
-        file_target = _contact_id(client, target)  # before anything is delivered
-    sent.id = client.send_message(payload, user=user)
-    thread = resolved_reply or sent.id
-    with _lock:
-        _last_main[_conversation(settings, sender, kind, target)] = thread
-    for name, content in blobs:
-        att = Attachment(name)
-        try:
-            att.id = client.send_file(name, content, reply_to=thread, user=user,
-                                      **{kind: file_target})
-        except Exception as exc:  # the text was delivered: report the file, don't lose it
-            att.error = str(exc)
-        sent.attachments.append(att)
-    return sent
+    return deliver(prepare(message, to_contact=to_contact, to_channel=to_channel,
+                           reply_to=reply_to, mentions=mentions, files=files, user=user,
+                           settings=settings))
 
 
 def _contact_id(client: Any, email: str) -> str:

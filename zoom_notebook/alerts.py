@@ -1,0 +1,240 @@
+"""Alerts at the end of long work: ``post_alert``, ``notify`` and ``progress``.
+
+Everything here goes through the background outbox: the computation never waits for
+Zoom, and a failure to send is shown (and kept), never raised into the user's code.
+Targets and mentions are checked up front, before the work starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import time
+import traceback
+import warnings
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from .config import Settings
+from .errors import ValidationError
+from .message import MAX_MESSAGE_LENGTH, Mentions, build_message
+from .outbox import Item, get_outbox
+from .receipts import Failed, Receipt, Sending
+
+T = TypeVar("T")
+
+
+def resolve_target(to_channel: str | None, to_contact: str | None,
+                   settings: Settings) -> dict[str, str]:
+    """The explicit target, else the configured default channel or contact."""
+    if to_channel is not None or to_contact is not None:
+        return {k: v for k, v in (("to_channel", to_channel), ("to_contact", to_contact))
+                if v is not None}
+    if settings.default_channel:
+        return {"to_channel": settings.default_channel}
+    if settings.default_contact:
+        return {"to_contact": settings.default_contact}
+    raise ValidationError("to_contact/to_channel", "say where alerts go: pass to_channel= or "
+                          "to_contact=, or set a default (`%config ZoomChat.default_channel "
+                          "= '...'` or default_channel in config.json)")
+
+
+def fit(text: str, budget: int = MAX_MESSAGE_LENGTH) -> str:
+    """Cut ``text`` to ``budget`` characters, keeping its first line (what happened) and
+    the end of the rest (the latest output, the error)."""
+    if len(text) <= budget:
+        return text
+    first, _, rest = text.partition("\n")
+    first = first[: budget // 2]
+    room = budget - len(first) - 2
+    return first + "\n…" + (rest[-room:] if room > 0 else "")
+
+
+def check_alert_target(target: dict[str, str], mentions: Mentions, reply_to: str | None
+                       ) -> None:
+    """Validate a target, mentions and reply id before any work is done."""
+    build_message("x", mentions=mentions,
+                  reply_to=None if reply_to in (None, "last") else reply_to, **target)
+
+
+def post_alert(message: str, *, to_channel: str | None = None, to_contact: str | None = None,
+               mentions: Mentions = None, reply_to: str | None = None,
+               reply_ref: Item | None = None, show: bool = True,
+               settings: Settings | None = None) -> Item | None:
+    """Queue one alert in the outbox (returns at once) with a receipt that updates in
+    place. Returns the outbox item, or None for a dry run."""
+    settings = settings or Settings.load()
+    target = resolve_target(to_channel, to_contact, settings)
+    budget = MAX_MESSAGE_LENGTH - (200 if mentions else 0)  # mentions may go in front
+    payload = build_message(fit(message, budget), mentions=mentions, reply_to=reply_to,
+                            **target)
+    where = next(iter(target.values()))
+    if settings.dry_run:
+        if show:
+            Receipt(Sending(where, payload["message"], note="dry run: not sent"))
+        return None
+    receipt = Receipt(Sending(where, payload["message"], note="queued"), show=show)
+    item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
+                reply_ref=reply_ref)
+    item.on_done = functools.partial(_update_receipt, receipt)
+    return get_outbox().put(item)
+
+
+def _update_receipt(receipt: Receipt, item: Item) -> None:
+    from .api import SentMessage
+
+    kind, target = item.conversation
+    if item.status == "sent":
+        receipt.update(SentMessage(
+            id=item.message_id, message=item.payload["message"],
+            to_channel=target if kind == "to_channel" else None,
+            to_contact=target if kind == "to_contact" else None,
+            reply_to=item.payload.get("reply_main_message_id")))
+    else:
+        receipt.update(Failed(target, item.payload["message"], item.error or "?",
+                              item.hint or "", unknown=item.status == "unknown"))
+
+
+def where_and_when() -> str:
+    """``analysis.ipynb on host`` (the notebook's name when Jupyter tells it)."""
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    host = socket.gethostname()
+    return f"{os.path.basename(notebook)} on {host}" if notebook else f"on {host}"
+
+
+def short_traceback(exc: BaseException, frames: int = 3) -> str:
+    """The last ``frames`` frames and the error line, as text."""
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return "".join(lines[1:-1][-frames:] + lines[-1:]).rstrip()
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+class notify:  # a class used like a function: ``with zn.notify(...)``
+    """Post to Zoom when a block or function ends, fails, or ran longer than ``after``.
+
+    ``with zn.notify("training", to_channel=C, after=60): ...`` or as a decorator. With
+    ``after=0`` (the default) every end is posted; otherwise only runs longer than
+    ``after`` seconds, and every failure. Exceptions are never swallowed; a failure to
+    send is shown, never raised.
+    """
+
+    def __init__(self, message: str | None = None, *, to_channel: str | None = None,
+                 to_contact: str | None = None, mentions: Mentions = None,
+                 reply_to: str | None = None, after: float = 0.0, show: bool = True) -> None:
+        settings = Settings.load()
+        self._target = resolve_target(to_channel, to_contact, settings)
+        check_alert_target(self._target, mentions, reply_to)
+        self.message = message
+        self.mentions = mentions
+        self.reply_to = reply_to
+        self.after = after
+        self.show = show
+        self.item: Item | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> "notify":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> None:
+        took = time.perf_counter() - self._start
+        if exc is None and took < self.after:
+            return
+        name = self.message or "Your code"
+        if exc is None:
+            text = f"✅ {name} finished in {duration(took)} ({where_and_when()})"
+        else:
+            text = (f"❌ {name} failed after {duration(took)} ({where_and_when()})\n"
+                    f"{short_traceback(exc)}")
+        try:
+            self.item = post_alert(text, mentions=self.mentions, reply_to=self.reply_to,
+                                   show=self.show, to_channel=self._target.get("to_channel"),
+                                   to_contact=self._target.get("to_contact"))
+        except Exception as err:  # never let the alert hurt the computation
+            warnings.warn(f"zoom-notebook could not queue the alert: {err}", stacklevel=2)
+
+    def __call__(self, func: Callable[..., T]) -> Callable[..., T]:
+        if self.message is None:
+            self.message = f"{func.__qualname__}()"
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            with self:
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Progress",
+             to_channel: str | None = None, to_contact: str | None = None,
+             mentions: Mentions = None, reply_to: str | None = None, every: float = 10.0,
+             show: bool = True) -> Iterator[T]:
+    """Iterate like tqdm while ONE Zoom message shows how far along it is.
+
+    It posts one message when iteration starts, then edits it (PUT) at most once every
+    ``every`` seconds, and always once more at the end with the outcome (done, failed
+    with the error, or stopped early).
+    """
+    settings = Settings.load()
+    target = resolve_target(to_channel, to_contact, settings)
+    check_alert_target(target, mentions, reply_to)
+    if total is None:
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    return _progress(iterable, total, desc, target, mentions, reply_to, every, show,
+                     settings)
+
+
+def _progress(iterable: Iterable[T], total: int | None, desc: str, target: dict[str, str],
+              mentions: Mentions, reply_to: str | None, every: float, show: bool,
+              settings: Settings) -> Iterator[T]:
+    start = time.perf_counter()
+    of = f"/{total}" if total is not None else ""
+    first = post_alert(f"⏳ {desc}: started (0{of}) {where_and_when()}", mentions=mentions,
+                       reply_to=reply_to, show=show, settings=settings,
+                       to_channel=target.get("to_channel"), to_contact=target.get("to_contact"))
+    kind, where = next(iter(target.items()))
+
+    def edit(text: str) -> None:
+        if first is None:  # dry run
+            return
+        item = Item(payload={"message": fit(text), kind: where}, kind="edit", ref=first,
+                    user=first.user)
+        get_outbox().put(item)
+
+    def status(i: int) -> str:
+        took = time.perf_counter() - start
+        line = f"⏳ {desc}: {i}{of}"
+        if total:
+            line += f" ({100 * i // total}%)"
+            if i:
+                line += f", about {duration(took / i * (total - i))} left"
+        return line + f" · {duration(took)} so far"
+
+    i = 0
+    last = time.monotonic()
+    try:
+        for i, value in enumerate(iterable, 1):
+            yield value
+            if time.monotonic() - last >= every:
+                edit(status(i))
+                last = time.monotonic()
+    except GeneratorExit:
+        edit(f"⏹ {desc}: stopped at {i}{of} after {duration(time.perf_counter() - start)}")
+        raise
+    except BaseException as exc:
+        edit(f"❌ {desc}: failed at {i}{of} after {duration(time.perf_counter() - start)}\n"
+             f"{short_traceback(exc)}")
+        raise
+    edit(f"✅ {desc}: done, {i}{of} in {duration(time.perf_counter() - start)}")
