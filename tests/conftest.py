@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 import requests.adapters
 
-from zoom_notebook import api
+from zoom_notebook import api, outbox
 from zoom_notebook.sandbox import Sandbox
 
 from . import contract
@@ -66,6 +66,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("ZOOM_NOTEBOOK_HOME", str(home))
     api._clients.clear()
     api._forget_threads()
+    outbox.reset_outbox()
 
 
 @pytest.fixture

@@ -38,16 +38,22 @@ __all__ = [
     "ZoomChatClient",
     "ZoomNotebookError",
     "build_message",
+    "load_ipython_extension",
     "login",
     "logout",
+    "notify",
+    "progress",
     "sandbox",
     "send",
     "split_message",
     "status",
+    "unload_ipython_extension",
 ]
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY = {
+    "notify": ".alerts",
+    "progress": ".alerts",
     "login": ".auth",
     "logout": ".auth",
     "status": ".auth",
@@ -61,6 +67,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
+    from .alerts import notify, progress
     from .api import SentMessage, send
     from .auth import login, logout, status
     from .client import ZoomChatClient
@@ -88,3 +95,9 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import register
 
     register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unregister
+
+    unregister(ipython)

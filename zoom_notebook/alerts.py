@@ -13,7 +13,7 @@ import socket
 import time
 import traceback
 import warnings
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .config import Settings
 from .errors import ValidationError
@@ -177,12 +177,13 @@ class notify:  # a class used like a function: ``with zn.notify(...)``
 def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Progress",
              to_channel: str | None = None, to_contact: str | None = None,
              mentions: Mentions = None, reply_to: str | None = None, every: float = 10.0,
-             show: bool = True) -> Iterator[T]:
+             show: bool = True) -> Progress[T]:
     """Iterate like tqdm while ONE Zoom message shows how far along it is.
 
     It posts one message when iteration starts, then edits it (PUT) at most once every
-    ``every`` seconds, and always once more at the end with the outcome (done, failed
-    with the error, or stopped early).
+    ``every`` seconds, and always once more at the end with the outcome: done, stopped
+    early, or, when used as ``with zn.progress(...) as items: for x in items: ...``,
+    failed with the error raised in the loop.
     """
     settings = Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
@@ -192,49 +193,105 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
             total = len(iterable)  # type: ignore[arg-type]
         except TypeError:
             total = None
-    return _progress(iterable, total, desc, target, mentions, reply_to, every, show,
-                     settings)
+    return Progress(iterable, total, desc, target, mentions, reply_to, every, show, settings)
 
 
-def _progress(iterable: Iterable[T], total: int | None, desc: str, target: dict[str, str],
-              mentions: Mentions, reply_to: str | None, every: float, show: bool,
-              settings: Settings) -> Iterator[T]:
-    start = time.perf_counter()
-    of = f"/{total}" if total is not None else ""
-    first = post_alert(f"⏳ {desc}: started (0{of}) {where_and_when()}", mentions=mentions,
-                       reply_to=reply_to, show=show, settings=settings,
-                       to_channel=target.get("to_channel"), to_contact=target.get("to_contact"))
-    kind, where = next(iter(target.items()))
+class Progress(Generic[T]):
+    """What :func:`progress` returns: an iterable, and a context manager that reports a
+    failure of the loop body (a plain ``for`` loop can only see that it stopped)."""
 
-    def edit(text: str) -> None:
-        if first is None:  # dry run
-            return
-        item = Item(payload={"message": fit(text), kind: where}, kind="edit", ref=first,
-                    user=first.user)
-        get_outbox().put(item)
+    def __init__(self, iterable: Iterable[T], total: int | None, desc: str,
+                 target: dict[str, str], mentions: Mentions, reply_to: str | None,
+                 every: float, show: bool, settings: Settings) -> None:
+        self._iterable = iterable
+        self.total = total
+        self.desc = desc
+        self._target = target
+        self._mentions = mentions
+        self._reply_to = reply_to
+        self._every = every
+        self._show = show
+        self._settings = settings
+        self.n = 0
+        self.item: Item | None = None
+        self._start = 0.0
+        self._finished = False
+        self._in_with = False
 
-    def status(i: int) -> str:
-        took = time.perf_counter() - start
-        line = f"⏳ {desc}: {i}{of}"
-        if total:
-            line += f" ({100 * i // total}%)"
-            if i:
-                line += f", about {duration(took / i * (total - i))} left"
+    # ------------------------------------------------------------------ messages
+    @property
+    def _of(self) -> str:
+        return f"/{self.total}" if self.total is not None else ""
+
+    def _took(self) -> str:
+        return duration(time.perf_counter() - self._start)
+
+    def _status(self) -> str:
+        took = time.perf_counter() - self._start
+        line = f"⏳ {self.desc}: {self.n}{self._of}"
+        if self.total:
+            line += f" ({100 * self.n // self.total}%)"
+            if self.n:
+                line += f", about {duration(took / self.n * (self.total - self.n))} left"
         return line + f" · {duration(took)} so far"
 
-    i = 0
-    last = time.monotonic()
-    try:
-        for i, value in enumerate(iterable, 1):
-            yield value
-            if time.monotonic() - last >= every:
-                edit(status(i))
-                last = time.monotonic()
-    except GeneratorExit:
-        edit(f"⏹ {desc}: stopped at {i}{of} after {duration(time.perf_counter() - start)}")
-        raise
-    except BaseException as exc:
-        edit(f"❌ {desc}: failed at {i}{of} after {duration(time.perf_counter() - start)}\n"
-             f"{short_traceback(exc)}")
-        raise
-    edit(f"✅ {desc}: done, {i}{of} in {duration(time.perf_counter() - start)}")
+    def _post_first(self) -> None:
+        self._start = time.perf_counter()
+        self.item = post_alert(
+            f"⏳ {self.desc}: started (0{self._of}) {where_and_when()}",
+            mentions=self._mentions, reply_to=self._reply_to, show=self._show,
+            settings=self._settings, to_channel=self._target.get("to_channel"),
+            to_contact=self._target.get("to_contact"))
+
+    def _edit(self, text: str, *, final: bool = False) -> None:
+        if self._finished:
+            return
+        self._finished = final
+        if self.item is None:  # dry run
+            return
+        kind, where = next(iter(self._target.items()))
+        try:
+            get_outbox().put(Item(payload={"message": fit(text), kind: where}, kind="edit",
+                                  ref=self.item, user=self.item.user))
+        except Exception as exc:  # never hurt the loop
+            warnings.warn(f"zoom-notebook could not queue a progress edit: {exc}",
+                          stacklevel=3)
+
+    # ------------------------------------------------------------------ protocols
+    def __iter__(self) -> Iterator[T]:
+        if self.item is None and not self._finished:
+            self._post_first()
+        last = time.monotonic()
+        try:
+            for value in self._iterable:
+                yield value
+                self.n += 1
+                if time.monotonic() - last >= self._every:
+                    self._edit(self._status())
+                    last = time.monotonic()
+        except GeneratorExit:
+            if not self._in_with:  # a with-block reports the outcome itself
+                self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after "
+                           f"{self._took()}", final=True)
+            raise
+        except BaseException as exc:  # the iterable itself failed
+            self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
+                       f"{short_traceback(exc)}", final=True)
+            raise
+        self._edit(f"✅ {self.desc}: done, {self.n}{self._of} in {self._took()}", final=True)
+
+    def __enter__(self) -> Progress[T]:
+        self._in_with = True
+        return self
+
+    def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> None:
+        self._in_with = False
+        if self._finished or self.item is None:
+            return
+        if exc is not None:
+            self.n += 1  # the item being processed when it failed
+            self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
+                       f"{short_traceback(exc)}", final=True)
+        else:
+            self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after {self._took()}",
+                       final=True)

@@ -72,7 +72,7 @@ class ZoomChatClient:
         user: str | None = None,
         session: "requests.Session | None" = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        retry_budget: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
@@ -80,7 +80,8 @@ class ZoomChatClient:
         self.file_api_url = file_api_url.rstrip("/")
         self.user = user or credentials.default_user
         self.timeout = timeout
-        self.retry_budget = retry_budget
+        # Read at construction so a program (or a test) can lower it for all clients.
+        self.retry_budget = DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget
         self._sleep = sleep
         self._session = session
         self._session_lock = threading.Lock()

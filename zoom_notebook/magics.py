@@ -1,71 +1,404 @@
-"""The ``%zoomchat`` magics: thin glue over the plain functions of the package."""
+"""The ``%zoomchat`` / ``%%zoomchat`` magics: thin glue over the package's functions.
+
+Configuration (``%config ZoomChat.<trait> = ...``) sits between the environment and the
+magic's own arguments: defaults < config.json < environment < %config < arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import time
 from typing import Any
 
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Float, Unicode
 
-from .errors import ZoomNotebookError
+from .errors import ValidationError, ZoomNotebookError
 
-USAGE = """\
+CELL_USAGE = ("%%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] "
+              "[--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]")
+LINE_USAGE = """\
+%zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
+%zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread] [--off]
+%zoomchat outbox [--list] [--unknown] [--clear]
 %zoomchat login [--browser | --paste | --device]
 %zoomchat logout
 %zoomchat status"""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would exit the kernel
-        raise UsageError(f"{message}\nusage:\n{USAGE}")
+MAX_FILES = 6
 
 
 class UsageError(ZoomNotebookError):
     """Raised when: a ``%zoomchat`` line does not parse."""
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    usage_text = LINE_USAGE
+
+    def error(self, message: str) -> Any:  # argparse would exit the kernel
+        raise UsageError(f"{message}\nusage:\n{self.usage_text}")
+
+
+class _CellParser(_Parser):
+    usage_text = CELL_USAGE
+
+
+def _target_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-c", "--channel", dest="channel", help="channel id")
+    group.add_argument("-t", "--contact", dest="contact", help="contact email or user id")
+
+
+def _message_args(parser: argparse.ArgumentParser) -> None:
+    _target_args(parser)
+    parser.add_argument("-r", "--reply-to", dest="reply_to",
+                        help="reply in this thread (a main message id, or 'last')")
+    parser.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
+                        help="email, 'all', or 'Display Name=email' (repeat -m for more)")
+
+
+def cell_parser() -> argparse.ArgumentParser:
+    parser = _CellParser(prog="%%zoomchat", add_help=False)
+    _message_args(parser)
+    parser.add_argument("--message", help="text to send before the cell's output")
+    parser.add_argument("--compose", action="store_true",
+                        help="do not run the cell: send its text, {expressions} filled in")
+    parser.add_argument("--no-output", dest="no_output", action="store_true",
+                        help="send only the message, not the cell's output")
+    parser.add_argument("--dry-run", dest="dry_run", action="store_true",
+                        help="show the exact requests and send nothing")
+    parser.add_argument("-o", dest="output_var", help="store the SentMessage in this variable")
+    return parser
+
+
+def line_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="%zoomchat", add_help=False)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    send = sub.add_parser("send", add_help=False)
+    _message_args(send)
+    send.add_argument("text", nargs="+")
+    auto = sub.add_parser("autonotify", add_help=False)
+    _target_args(auto)
+    auto.add_argument("--after", type=float, default=None)
+    auto.add_argument("--thread", action="store_true")
+    auto.add_argument("--off", action="store_true")
+    outbox = sub.add_parser("outbox", add_help=False)
+    outbox.add_argument("--list", action="store_true", help="only list, do not retry")
+    outbox.add_argument("--unknown", action="store_true",
+                        help="also resend messages whose outcome was unknown")
+    outbox.add_argument("--clear", action="store_true", help="discard the saved messages")
     login = sub.add_parser("login", add_help=False)
     how = login.add_mutually_exclusive_group()
-    how.add_argument("--browser", dest="method", action="store_const", const="browser")
-    how.add_argument("--paste", dest="method", action="store_const", const="paste")
-    how.add_argument("--device", dest="method", action="store_const", const="device")
+    for method in ("browser", "paste", "device"):
+        how.add_argument(f"--{method}", dest="method", action="store_const", const=method)
     sub.add_parser("logout", add_help=False)
     sub.add_parser("status", add_help=False)
     return parser
 
 
+def parse_mentions(values: list[str]) -> Any:
+    """``-m`` values: emails and 'all' as a list; any 'Name=email' makes it a dict."""
+    if not values:
+        return None
+    if not any("=" in v for v in values):
+        return list(values)
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, email = value.partition("=")
+        if sep:
+            out[name.strip()] = email.strip()
+        else:
+            out[value] = value
+    return out
+
+
+def fill_template(text: str, namespace: dict[str, Any]) -> str:
+    """``{expression}`` in ``text`` filled from ``namespace`` (``{{`` for a brace).
+
+    A field is any Python expression without ``:`` or ``!`` (those start a format spec
+    or conversion, as in ``{accuracy:.2%}`` or ``{name!r}``).
+    """
+    from string import Formatter
+
+    out = []
+    try:
+        parsed = list(Formatter().parse(text))
+    except ValueError as exc:
+        raise ValidationError("--compose", f"{exc}; write {{{{ and }}}} for literal braces"
+                              ) from None
+    for literal, field, spec, conversion in parsed:
+        out.append(literal)
+        if field is None:
+            continue
+        try:
+            value = eval(field, namespace)  # noqa: S307 - the user's own notebook namespace
+            if conversion == "r":
+                value = repr(value)
+            elif conversion == "a":
+                value = ascii(value)
+            elif conversion == "s":
+                value = str(value)
+            out.append(format(value, spec or ""))
+        except Exception as exc:
+            raise ValidationError("--compose", f"could not fill {{{field}}}: "
+                                  f"{type(exc).__name__}: {exc}") from None
+    return "".join(out)
+
+
 @magics_class
 class ZoomChat(Magics):  # type: ignore[misc]
-    """Zoom Team Chat from the notebook. ``%zoomchat?`` lists the commands."""
+    """Zoom Team Chat from the notebook (``%zoomchat?`` for the commands)."""
 
-    @line_magic
-    def zoomchat(self, line: str) -> Any:
-        """Zoom Team Chat commands.
+    default_channel = Unicode(None, allow_none=True,
+                              help="Channel id used when a magic or alert names none."
+                              ).tag(config=True)
+    default_contact = Unicode(None, allow_none=True,
+                              help="Contact (email or user id) used when none is named and "
+                                   "no default channel is set.").tag(config=True)
+    autonotify_after = Float(60.0, help="Seconds a cell must run before %zoomchat "
+                                        "autonotify posts about it.").tag(config=True)
+    dry_run = Bool(None, allow_none=True,
+                   help="Build and show every message, send nothing (None: follow "
+                        "ZOOM_NOTEBOOK_DRY_RUN).").tag(config=True)
 
-        %zoomchat login [--browser | --paste | --device]
-            Log in (browser: approve in a browser tab; paste: paste the address the
-            browser ends on, for remote kernels; device: enter a code on another device).
-        %zoomchat logout
-            Revoke the saved login at Zoom and delete it.
-        %zoomchat status
-            Who is logged in, how, and until when.
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.autonotifier: Any = None
+
+    @property
+    def ip(self) -> Any:
+        """The shell (never None once registered)."""
+        return self.shell
+
+    # ------------------------------------------------------------------ settings
+    def settings(self, **args: Any) -> Any:
+        """Settings with this precedence: config file < environment < %config < args."""
+        from .config import Settings
+
+        overrides = {"default_channel": self.default_channel,
+                     "default_contact": self.default_contact, "dry_run": self.dry_run}
+        overrides.update({k: v for k, v in args.items() if v is not None})
+        return Settings.load(overrides)
+
+    def _target(self, args: argparse.Namespace, settings: Any) -> dict[str, str]:
+        from .alerts import resolve_target
+
+        return resolve_target(args.channel, args.contact, settings)
+
+    # ------------------------------------------------------------------ the magic
+    @line_cell_magic
+    def zoomchat(self, line: str, cell: str | None = None) -> Any:
+        """Zoom Team Chat from the notebook.
+
+        Cell magic (run the cell, then send what it produced)::
+
+          %%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...]
+                     [--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]
+
+          -c/-t      where to send (default: %config ZoomChat.default_channel)
+          -r         reply in a thread: a main message id, or 'last'
+          -m         mention: an email, 'all', or 'Display Name=email' (repeatable)
+          --message  text to send before the output (default: which cell, how long)
+          --compose  do not run the cell; send its text with {expressions} filled in
+          --no-output  send only the message
+          --dry-run  show the exact requests, send nothing
+          -o VAR     store the SentMessage in VAR
+
+        Line magic::
+
+          %zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
+          %zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread]
+                               [--off]
+              after every cell slower than SECONDS (default 60) or failing, post which
+              cell, how long, and the tail of its output or its error
+          %zoomchat outbox [--list] [--unknown] [--clear]
+              list the messages that could not be delivered, and send them again
+          %zoomchat login [--browser | --paste | --device]
+          %zoomchat logout
+          %zoomchat status
         """
+        if cell is not None:
+            return self._cell(line, cell)
+        return self._line(line)
+
+    def _line(self, line: str) -> Any:
         from . import auth
 
-        args = _parser().parse_args(shlex.split(line))
+        args = line_parser().parse_args(shlex.split(line))
+        if args.command == "send":
+            settings = self.settings()
+            target = self._target(args, settings)
+            return self._send(" ".join(args.text), target, args.reply_to,
+                              parse_mentions(args.mentions), [], settings)
+        if args.command == "autonotify":
+            return self._autonotify(args)
+        if args.command == "outbox":
+            return self._outbox(args)
         if args.command == "login":
             return auth.login(args.method or "auto")
         if args.command == "logout":
-            message = auth.logout()
-            print(message)
+            print(auth.logout())
             return None
         if args.command == "status":
             return auth.status()
-        raise UsageError(f"usage:\n{USAGE}")
+        raise UsageError(f"usage:\n{LINE_USAGE}")
+
+    def _cell(self, line: str, cell: str) -> None:
+        from . import api
+
+        args = cell_parser().parse_args(shlex.split(line))
+        settings = self.settings(dry_run=True if args.dry_run else None)
+        target = self._target(args, settings)
+        mentions = parse_mentions(args.mentions)
+        # Check target, mentions and 'last' before the cell runs.
+        api.prepare("x", mentions=mentions, reply_to=args.reply_to, settings=settings,
+                    **target)
+        if args.compose:
+            text = fill_template(cell.strip("\n"), self.ip.user_ns)
+            sent = self._send(text, target, args.reply_to, mentions, [], settings)
+            self._store(args, sent)
+            return None
+
+        from .capture import CellCapture
+
+        count = self.ip.execution_count
+        capture = CellCapture(self.ip)
+        start = time.perf_counter()
+        capture.run(cell)
+        took = time.perf_counter() - start
+        text, files = self._compose_output(args, capture, count, took, mentions)
+        sent = self._send(text, target, args.reply_to, mentions, files, settings)
+        self._store(args, sent)
+        if capture.error is not None:
+            raise capture.error
+        return None
+
+    def _compose_output(self, args: argparse.Namespace, capture: Any, count: int,
+                        took: float, mentions: Any) -> tuple[str, list[tuple[str, bytes]]]:
+        from .alerts import duration, short_traceback, where_and_when
+        from .message import MAX_MESSAGE_LENGTH
+
+        failed = capture.error is not None
+        if args.message:
+            head = args.message
+        elif failed:
+            head = f"❌ In [{count}] failed after {duration(took)} ({where_and_when()})"
+        else:
+            head = f"In [{count}] finished in {duration(took)} ({where_and_when()})"
+        body = "" if args.no_output else capture.text()
+        if failed:
+            body = (body + "\n" + short_traceback(capture.error)).strip()
+        text = head + ("\n" + body if body else "")
+        files: list[tuple[str, bytes]] = []
+        budget = MAX_MESSAGE_LENGTH - (200 if mentions else 0)
+        if len(text) > budget:
+            name = f"cell-{count}-output.txt"
+            note = f"\n… (the whole output is attached: {name})"
+            text_cut = text[: budget - len(note)]
+            files.append((name, (head + "\n" + body).encode("utf-8")))
+            text = text_cut.rstrip() + note
+        if not args.no_output:
+            for i, (ext, blob) in enumerate(capture.images, 1):
+                if len(files) >= MAX_FILES:
+                    text = text[: budget - 40] + f"\n(+{len(capture.images) - i + 1} more "
+                    text += "figures not sent)"
+                    break
+                files.append((f"cell-{count}-figure-{i}.{ext}", blob))
+        return text, files
+
+    def _send(self, text: str, target: dict[str, str], reply_to: str | None, mentions: Any,
+              files: list[tuple[str, bytes]], settings: Any) -> Any:
+        """Send now and show the receipt (updated in place); a Zoom failure is shown and
+        the message kept in the outbox, never lost."""
+        from . import api
+        from .outbox import Item, get_outbox
+        from .receipts import Failed, Receipt, Sending
+
+        draft = api.prepare(text, reply_to=reply_to, mentions=mentions, files=files,
+                            settings=settings, **target)
+        where = draft.target
+        if settings.dry_run:
+            sent = api.deliver(draft)
+            if files:
+                sent.request = {"message": sent.request, "files": [
+                    {"method": "POST", "url": f"{settings.file_api_url}/chat/users/"
+                     f"{draft.sender}/messages/files", "file": name, "bytes": len(blob)}
+                    for name, blob in files]}
+            from IPython.display import display
+
+            display(sent)  # type: ignore[no-untyped-call]
+            return sent
+        receipt = Receipt(Sending(where, draft.payload["message"]))
+        try:
+            sent = api.deliver(draft)
+        except ValidationError:
+            receipt.update(Failed(where, draft.payload["message"], "invalid input"))
+            raise
+        except ZoomNotebookError as exc:
+            get_outbox().keep(Item(payload=draft.payload, user=draft.user), exc)
+            receipt.update(Failed.from_error(exc, where, draft.payload["message"], kept=True))
+            return None
+        receipt.update(sent)
+        return sent
+
+    def _store(self, args: argparse.Namespace, sent: Any) -> None:
+        if args.output_var:
+            self.ip.user_ns[args.output_var] = sent
+
+    def _autonotify(self, args: argparse.Namespace) -> Any:
+        from .autonotify import AutoNotify
+
+        if self.autonotifier is not None:
+            self.autonotifier.unregister()
+            self.autonotifier = None
+        if args.off:
+            print("zoom-notebook: autonotify is off.")
+            return None
+        settings = self.settings()
+        target = self._target(args, settings)
+        from .alerts import check_alert_target
+
+        check_alert_target(target, None, None)
+        after = self.autonotify_after if args.after is None else args.after
+        self.autonotifier = AutoNotify(self.ip, after=after, target=target,
+                                       thread=args.thread)
+        self.autonotifier.register()
+        where = next(iter(target.values()))
+        print(f"zoom-notebook: cells that run longer than {after:g} s or fail will be posted "
+              f"to {where}{' in one thread' if args.thread else ''}. `%zoomchat autonotify "
+              "--off` stops it.")
+        return None
+
+    def _outbox(self, args: argparse.Namespace) -> Any:
+        from .outbox import get_outbox
+        from .receipts import Failed
+
+        box = get_outbox()
+        if args.clear:
+            print(f"zoom-notebook: discarded {box.discard_saved()} saved message(s).")
+            return None
+        saved = box.saved()
+        if not saved:
+            print("zoom-notebook: the outbox is empty: every message was delivered.")
+            return None
+        print(f"zoom-notebook: {len(saved)} undelivered message(s):")
+        for record in saved:
+            payload = record["payload"]
+            where = payload.get("to_channel") or payload.get("to_contact")
+            flag = " (outcome unknown)" if record.get("status") == "unknown" else ""
+            print(f"  - to {where}{flag}: {payload['message'][:80]!r} — {record.get('error')}")
+        if args.list:
+            return None
+        items = box.retry_saved(include_unknown=args.unknown)
+        sent = [i for i in items if i.status == "sent"]
+        print(f"zoom-notebook: {len(sent)} of {len(items)} delivered now.")
+        for item in items:
+            if item.status != "sent":
+                from IPython.display import display
+
+                display(Failed(item.target, item.payload["message"], item.error or "?",  # type: ignore[no-untyped-call]
+                               "It is still kept in the outbox."))
+        return None
 
 
 def register(ipython: Any) -> None:
@@ -73,4 +406,6 @@ def register(ipython: Any) -> None:
 
 
 def unregister(ipython: Any) -> None:
-    pass
+    magics = ipython.magics_manager.registry.get("ZoomChat")
+    if magics is not None and magics.autonotifier is not None:
+        magics.autonotifier.unregister()

@@ -136,6 +136,13 @@ class Outbox:
             item.error = item.error or "the kernel exited before it could be delivered"
             self._journal(item, keep=True)
 
+    def keep(self, item: Item, exc: BaseException) -> None:
+        """Save an item that could not be sent right now (e.g. by ``%%zoomchat``), so that
+        ``%zoomchat outbox`` can retry it; an unknown outcome is kept but flagged."""
+        item.status = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
+        item.error = f"{type(exc).__name__}: {exc}"
+        self._journal(item, keep=True)
+
     def take_failures(self) -> list[Item]:
         """Failed or unknown items not yet shown to the user (each is returned once)."""
         with self._cond:

@@ -1,0 +1,343 @@
+"""%%zoomchat and %zoomchat in a real IPython shell, against the sandbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from zoom_notebook import ValidationError
+from zoom_notebook.outbox import get_outbox
+
+from .conftest import sandbox_posts
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+    "rkJggg==")
+
+
+@pytest.fixture
+def shell(user_env):
+    sh = InteractiveShell.instance()
+    sh.run_cell("%load_ext zoom_notebook", store_history=False)
+    sh.run_line_magic("config", "ZoomChat.default_channel = None")
+    sh.run_line_magic("config", "ZoomChat.dry_run = None")
+    sh.user_ns["CH"] = user_env.channel_id("data-science")
+    yield sh
+    sh.run_line_magic("zoomchat", "autonotify --off")
+    sh.run_cell("%reset -f", store_history=False)
+
+
+def cell(shell, line, body):
+    return shell.run_cell(f"%%zoomchat {line}\n{body}", store_history=True)
+
+
+def messages(sb):
+    return sb.messages()
+
+
+def test_cell_output_is_sent_and_still_shown(shell, user_env, capsys):
+    ch = shell.user_ns["CH"]
+    result = cell(shell, f"-c {ch}", "import sys\nprint('to stdout')\n"
+                  "print('to stderr', file=sys.stderr)\n"
+                  "from IPython.display import display\ndisplay({'a': 1})\n6 * 7")
+    assert result.success
+    out = capsys.readouterr()
+    assert "to stdout" in out.out and "to stderr" in out.err and "42" in out.out
+    (msg,) = messages(user_env)
+    text = msg["message"]
+    assert text.startswith("In [") and "finished in" in text
+    for part in ("to stdout", "to stderr", "{'a': 1}", "42"):
+        assert part in text
+    assert text.index("to stdout") < text.index("{'a': 1}") < text.index("42")
+    assert shell.user_ns["_"] == 42  # the result behaves as in any cell
+
+
+def test_dataframe_result_is_a_readable_table(shell, user_env):
+    pd = pytest.importorskip("pandas")
+    shell.user_ns["pd"] = pd
+    cell(shell, f"-c {shell.user_ns['CH']}",
+         "pd.DataFrame({'model': ['a', 'b'], 'accuracy': [0.91, 0.93]})")
+    text = messages(user_env)[0]["message"]
+    assert "model  accuracy" in text and "0.93" in text
+
+
+def test_options_message_mentions_reply_last_and_o(shell, user_env):
+    ch = shell.user_ns["CH"]
+    grace = user_env.user("grace")
+    cell(shell, f"-c {ch} --message 'Results are in' -m {grace['email']} -o first",
+         "print('loss 0.1')")
+    first = shell.user_ns["first"]
+    assert first.id and first.mentions == [grace["email"]]
+    cell(shell, f"-c {ch} -r last -m 'Grace Hopper={grace['email']}' --no-output "
+                "--message 'details for @Grace Hopper' -o second", "print('not sent')")
+    second = shell.user_ns["second"]
+    msgs = {m["id"]: m for m in messages(user_env)}
+    m1, m2 = msgs[first.id], msgs[second.id]
+    assert m1["message"] == f"@{grace['email']} Results are in\nloss 0.1"
+    assert m1["at_items"][0]["at_contact"] == grace["email"]
+    assert m2["reply_main_message_id"] == first.id
+    assert m2["message"] == "details for @Grace Hopper"
+    assert m2["at_items"][0]["start_position"] == len("details for ")
+
+
+def test_reply_to_explicit_id_and_contact(shell, user_env):
+    grace = user_env.user("grace")
+    cell(shell, f"-t {grace['email']} --no-output --message hi -o m", "1")
+    cell(shell, f"-t {grace['email']} -r {shell.user_ns['m'].id} --no-output "
+                "--message again", "1")
+    assert messages(user_env)[1]["reply_main_message_id"] == shell.user_ns["m"].id
+
+
+def test_image_display_arrives_as_a_file_in_the_thread(shell, user_env):
+    shell.user_ns["PNG"] = PNG
+    cell(shell, f"-c {shell.user_ns['CH']} -o s",
+         "from IPython.display import Image, display\ndisplay(Image(data=PNG))\n"
+         "print('plotted')")
+    sent = shell.user_ns["s"]
+    (att,) = sent.attachments
+    by_id = {m["id"]: m for m in messages(user_env)}
+    assert by_id[att.id]["files"][0]["file_name"].endswith("-figure-1.png")
+    assert by_id[att.id]["file_contents"] == [PNG]
+    assert by_id[att.id]["reply_main_message_id"] == sent.id
+
+
+def test_long_output_is_a_preview_plus_the_whole_text_as_a_file(shell, user_env):
+    cell(shell, f"-c {shell.user_ns['CH']} -o s",
+         "for i in range(300):\n    print(f'line {i:03d} ' + 'x' * 20)")
+    sent = shell.user_ns["s"]
+    assert len(sent.message) <= 1024 and "the whole output is attached" in sent.message
+    (att,) = sent.attachments
+    stored = next(m for m in messages(user_env) if m["id"] == att.id)
+    full = stored["file_contents"][0].decode()
+    assert stored["files"][0]["file_name"].endswith("-output.txt")
+    assert "line 000" in full and "line 299" in full and full.count("\n") >= 300
+
+
+def test_failing_cell_sends_short_traceback_then_raises(shell, user_env, capsys):
+    result = cell(shell, f"-c {shell.user_ns['CH']}",
+                  "print('before')\ndef f():\n    return 1 / 0\nf()")
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    out = capsys.readouterr().out
+    assert "ZeroDivisionError" in out and "before" in out  # shown as usual
+    text = messages(user_env)[0]["message"]
+    assert text.startswith("❌ In [") and "failed after" in text
+    assert "before" in text and "ZeroDivisionError: division by zero" in text
+    assert "return 1 / 0" in text
+
+
+def test_magics_inside_the_cell_still_work(shell, user_env):
+    cell(shell, f"-c {shell.user_ns['CH']}", "%time x = sum(range(10))\nx")
+    assert shell.user_ns["x"] == 45
+    assert "45" in messages(user_env)[0]["message"]
+
+
+def test_compose_fills_expressions_and_does_not_run(shell, user_env):
+    shell.user_ns.update(acc=0.9312, name="resnet", ran=False)
+    cell(shell, f"-c {shell.user_ns['CH']} --compose",
+         "Model {name!r} reached {acc:.1%} ({len(name)} letters); ran={ran} {{ok}}\n"
+         "ran = True")
+    assert messages(user_env)[0]["message"] == (
+        "Model 'resnet' reached 93.1% (6 letters); ran=False {ok}\nran = True")
+    assert shell.user_ns["ran"] is False
+
+
+def test_compose_error_names_the_expression(shell, user_env):
+    result = cell(shell, f"-c {shell.user_ns['CH']} --compose", "hello {missing_name}")
+    assert isinstance(result.error_in_exec, ValidationError)
+    assert "{missing_name}" in str(result.error_in_exec)
+    assert messages(user_env) == []
+
+
+def test_dry_run_shows_requests_and_sends_nothing(shell, user_env, capsys, http_recorder):
+    shell.user_ns["PNG"] = PNG
+    cell(shell, f"-c {shell.user_ns['CH']} --dry-run",
+         "from IPython.display import Image, display\ndisplay(Image(data=PNG))\nprint('hi')")
+    out = capsys.readouterr().out
+    assert "Dry run" in out and '"message"' in out and "figure-1.png" in out
+    assert "Bearer" not in out and user_env.secrets().isdisjoint(out.split())
+    assert messages(user_env) == []
+    assert [r for r in http_recorder.requests if "/v2/" in r.url] == []
+
+
+def test_bad_options_fail_before_the_cell_runs(shell, user_env):
+    for line in ("-c x -m not-an-email", "-c x -r last", "-c x -t y", "--bogus"):
+        shell.user_ns["ran"] = False
+        result = cell(shell, line, "ran = True")
+        assert not result.success and shell.user_ns["ran"] is False, line
+    result = cell(shell, "", "ran = True")  # no target and no default
+    assert "default_channel" in str(result.error_in_exec)
+    assert messages(user_env) == []
+
+
+def test_send_line_magic(shell, user_env):
+    grace = user_env.user("grace")
+    shell.run_line_magic("zoomchat", f"send -c {shell.user_ns['CH']} -m {grace['email']} "
+                                     "build passed")
+    (msg,) = messages(user_env)
+    assert msg["message"] == f"@{grace['email']} build passed"
+
+
+def test_config_precedence(shell, user_env, monkeypatch):
+    """defaults < config file < environment < %config < arguments."""
+    general, alerts = user_env.channel_id("general"), user_env.channel_id("alerts")
+    home = user_env  # noqa: F841 - the env fixture set ZOOM_NOTEBOOK_HOME
+    from zoom_notebook.config import Settings
+
+    cfg = Settings.load().home_dir
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.json").write_text(json.dumps({"default_channel": general}))
+    shell.run_line_magic("zoomchat", "send from config file")
+    shell.run_line_magic("config", f"ZoomChat.default_channel = '{alerts}'")
+    shell.run_line_magic("zoomchat", "send from config trait")
+    shell.run_line_magic("zoomchat", f"send -c {general} from argument")
+    monkeypatch.setenv("ZOOM_NOTEBOOK_DRY_RUN", "1")
+    shell.run_line_magic("zoomchat", "send env dry run")  # not sent
+    shell.run_line_magic("config", "ZoomChat.dry_run = False")  # %config beats env
+    shell.run_line_magic("zoomchat", "send trait beats env")
+    got = [(m["target"], m["message"]) for m in messages(user_env)]
+    assert got == [(general, "from config file"), (alerts, "from config trait"),
+                   (general, "from argument"), (alerts, "trait beats env")]
+
+
+def test_failed_send_is_shown_and_kept_then_delivered_by_outbox(shell, user_env, capsys):
+    ch = shell.user_ns["CH"]
+    user_env.inject("status", status=400, method="POST")  # Zoom refuses it once...
+    user_env.inject("drop_before", method="POST")
+    from zoom_notebook import client as client_mod
+
+    result = cell(shell, f"-c {ch} --message kept-1 --no-output", "1")
+    assert result.success  # the cell itself succeeded: no exception
+    result = cell(shell, f"-c {ch} --message kept-2 --no-output", "1")
+    assert result.success
+    out = capsys.readouterr().out
+    assert "NOT sent" in out and "outcome unknown" in out and "%zoomchat outbox" in out
+    saved = get_outbox().saved()
+    assert [r["payload"]["message"] for r in saved] == ["kept-1", "kept-2"]
+    shell.run_line_magic("zoomchat", "outbox")
+    out = capsys.readouterr().out
+    assert "1 of 1 delivered" in out  # the unknown one is not resent without --unknown
+    assert [m["message"] for m in messages(user_env)] == ["kept-1"]
+    shell.run_line_magic("zoomchat", "outbox --unknown")
+    assert [m["message"] for m in messages(user_env)] == ["kept-1", "kept-2"]
+    assert get_outbox().saved() == []
+    assert client_mod  # imported for its side effects only
+
+
+def test_autonotify_slow_failing_and_not_fast(shell, user_env):
+    ch = shell.user_ns["CH"]
+    shell.run_line_magic("zoomchat", f"autonotify --after 0.3 -c {ch}")
+    shell.run_cell("x = 1", store_history=True)
+    shell.run_cell("import time; time.sleep(0.35); print('slow done'); 'result!'",
+                   store_history=True)
+    r = shell.run_cell("1/0", store_history=True)
+    assert isinstance(r.error_in_exec, ZeroDivisionError)  # unchanged by the alert
+    shell.run_cell("class Bad:\n    def __repr__(self):\n        raise ValueError('bad repr')\n"
+                   "Bad()", store_history=True)
+    assert get_outbox().flush(10)
+    texts = [m["message"] for m in messages(user_env)]
+    assert len(texts) == 3
+    assert texts[0].startswith("✅ In [") and "slow done" in texts[0] and "result!" in texts[0]
+    assert texts[1].startswith("❌ In [") and "ZeroDivisionError" in texts[1]
+    assert texts[2].startswith("❌ In [")
+    shell.run_line_magic("zoomchat", "autonotify --off")
+    shell.run_cell("1/0", store_history=True)
+    assert get_outbox().flush(10)
+    assert len(messages(user_env)) == 3
+
+
+def test_autonotify_thread_keeps_alerts_in_one_thread(shell, user_env):
+    shell.run_line_magic("zoomchat", f"autonotify --after 0 --thread -c {shell.user_ns['CH']}")
+    for i in range(3):
+        shell.run_cell(f"print({i})", store_history=True)
+    assert get_outbox().flush(10)
+    msgs = messages(user_env)
+    assert len(msgs) == 3
+    root = msgs[0]["id"]
+    assert "reply_main_message_id" not in msgs[0]
+    assert [m.get("reply_main_message_id") for m in msgs[1:]] == [root, root]
+
+
+def test_alert_that_cannot_be_sent_leaves_the_cell_alone(shell, user_env, monkeypatch):
+    from zoom_notebook import client as client_mod
+
+    monkeypatch.setattr(client_mod, "DEFAULT_RETRY_BUDGET", 0.5)
+    monkeypatch.setattr("zoom_notebook.outbox.MAX_ATTEMPTS", 1)
+    shell.run_line_magic("zoomchat", f"autonotify --after 0 -c {shell.user_ns['CH']}")
+    user_env.stop()  # Zoom is unreachable
+    r = shell.run_cell("21 * 2", store_history=True)
+    assert r.success and r.result == 42
+    box = get_outbox()
+    assert box.flush(15)
+    (failed,) = box.take_failures()
+    assert failed.status == "failed" and "ConnectFailed" in failed.error
+    assert [s["payload"]["message"].splitlines()[-1] for s in box.saved()] == ["42"]
+
+
+def test_progress_edits_one_message_and_ends_with_a_final_edit(user_env):
+    import zoom_notebook as zn
+
+    ch = user_env.channel_id("general")
+    out = []
+    for i in zn.progress(range(10), desc="Training", to_channel=ch, every=0.2):
+        time.sleep(0.06)
+        out.append(i)
+    assert out == list(range(10))
+    assert get_outbox().flush(10)
+    (msg,) = messages(user_env)
+    assert msg["edited"] and msg["message"].startswith("✅ Training: done, 10/10")
+    posts = sandbox_posts(user_env)
+    puts = [r for r in user_env.requests() if r["method"] == "PUT"]
+    assert len(posts) == 1 and 1 <= len(puts) <= 5  # not once per item
+
+
+def test_progress_failure_is_the_final_edit_and_still_raises(user_env):
+    import zoom_notebook as zn
+
+    ch = user_env.channel_id("general")
+    with pytest.raises(KeyError), zn.progress(range(5), desc="ETL", to_channel=ch,
+                                              every=100) as items:
+        for i in items:
+            if i == 2:
+                raise KeyError("region")
+    for i in zn.progress(range(5), desc="Search", to_channel=ch, every=100):
+        if i == 1:
+            break
+    assert get_outbox().flush(10)
+    etl, search = messages(user_env)
+    assert etl["message"].startswith("❌ ETL: failed at 3/5") and "KeyError" in etl["message"]
+    assert search["message"].startswith("⏹ Search: stopped at 1/5")
+
+
+def test_notify_context_manager_and_decorator(user_env):
+    import zoom_notebook as zn
+
+    ch = user_env.channel_id("general")
+    with zn.notify("nightly ETL", to_channel=ch):
+        pass
+    with pytest.raises(RuntimeError), zn.notify("training", to_channel=ch):
+        raise RuntimeError("out of memory")
+    with zn.notify("fast", to_channel=ch, after=60):
+        pass  # under the threshold: no post
+
+    @zn.notify(to_channel=ch)
+    def train(n):
+        return n * 2
+
+    assert train(21) == 42
+    assert get_outbox().flush(10)
+    texts = [m["message"] for m in messages(user_env)]
+    assert len(texts) == 3
+    assert texts[0].startswith("✅ nightly ETL finished in")
+    assert texts[1].startswith("❌ training failed after") and "out of memory" in texts[1]
+    assert texts[2].startswith("✅ test_notify_context_manager_and_decorator.<locals>.train()")
+
+
+def test_notify_checks_its_target_up_front(user_env):
+    import zoom_notebook as zn
+
+    with pytest.raises(ValidationError):
+        zn.notify("x", to_channel="c", mentions=["not-an-email"])
