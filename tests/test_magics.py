@@ -261,7 +261,8 @@ def test_autonotify_thread_keeps_alerts_in_one_thread(shell, user_env):
     assert [m.get("reply_main_message_id") for m in msgs[1:]] == [root, root]
 
 
-def test_alert_that_cannot_be_sent_leaves_the_cell_alone(shell, user_env, monkeypatch):
+def test_alert_that_cannot_be_sent_leaves_the_cell_alone(shell, user_env, monkeypatch,
+                                                          capsys):
     from zoom_notebook import client as client_mod
 
     monkeypatch.setattr(client_mod, "DEFAULT_RETRY_BUDGET", 0.5)
@@ -275,6 +276,8 @@ def test_alert_that_cannot_be_sent_leaves_the_cell_alone(shell, user_env, monkey
     (failed,) = box.take_failures()
     assert failed.status == "failed" and "ConnectFailed" in failed.error
     assert [s["payload"]["message"].splitlines()[-1] for s in box.saved()] == ["42"]
+    out = capsys.readouterr().out
+    assert "Zoom: NOT sent" in out and "%zoomchat outbox" in out  # the receipt shows it
 
 
 def test_progress_edits_one_message_and_ends_with_a_final_edit(user_env):

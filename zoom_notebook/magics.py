@@ -228,8 +228,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
         if args.command == "send":
             settings = self.settings()
             target = self._target(args, settings)
-            return self._send(" ".join(args.text), target, args.reply_to,
-                              parse_mentions(args.mentions), [], settings)
+            self._send(" ".join(args.text), target, args.reply_to,
+                       parse_mentions(args.mentions), [], settings)
+            return None  # the receipt is already shown (zn.send returns the object)
         if args.command == "autonotify":
             return self._autonotify(args)
         if args.command == "outbox":

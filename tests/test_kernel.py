@@ -1,0 +1,91 @@
+"""The magics in a real Jupyter kernel (nbclient): a matplotlib figure arrives as a file,
+alerts name the notebook, and an undelivered alert survives a kernel restart."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from zoom_notebook.sandbox import free_port
+
+
+def run(cells, env, tmp_path, allow_errors=False):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=allow_errors).execute(
+        env=env, cwd=str(tmp_path))
+    return nb
+
+
+def outputs_text(nb):
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            parts.append(o.get("text", "") or str(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def kernel_env(user_env):
+    return {**os.environ, "CH": user_env.channel_id("data-science"),
+            "JPY_SESSION_NAME": "/home/ada/analysis.ipynb"}
+
+
+def test_matplotlib_figure_arrives_in_the_thread(user_env, kernel_env, tmp_path):
+    pytest.importorskip("matplotlib")
+    nb = run(["%load_ext zoom_notebook\nimport os\n%matplotlib inline",
+              "%%zoomchat -c $CH_PLACEHOLDER -o sent\n"
+              "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [3, 1, 2])\n"
+              "plt.title('loss')\nprint('plotted')"
+              .replace("$CH_PLACEHOLDER", kernel_env["CH"]),
+              "print(sent.attachments[0].name)"], kernel_env, tmp_path)
+    msgs = user_env.messages()
+    main, figure = msgs
+    assert "plotted" in main["message"] and "analysis.ipynb" in main["message"]
+    assert figure["reply_main_message_id"] == main["id"]
+    assert figure["files"][0]["file_name"].endswith("-figure-1.png")
+    assert figure["file_contents"][0][:8] == b"\x89PNG\r\n\x1a\n"
+    # the figure was still shown in the notebook as usual
+    assert any("image/png" in o.get("data", {}) for o in nb.cells[1].outputs)
+    assert "-figure-1.png" in outputs_text(nb)
+
+
+def test_undelivered_alert_survives_a_kernel_restart(user_env, kernel_env, tmp_path):
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env_down = {**kernel_env, "ZOOM_API_URL": down + "/v2",
+                "ZOOM_FILE_API_URL": down + "/file/v2"}
+    nb = run(["import os, zoom_notebook as zn\nimport zoom_notebook.client as c\n"
+              "c.DEFAULT_RETRY_BUDGET = 0.5\n%load_ext zoom_notebook",
+              "with zn.notify('nightly ETL', to_channel=os.environ['CH']):\n"
+              "    result = 6 * 7\nresult"], env_down, tmp_path)
+    assert "42" in outputs_text(nb)  # the computation was not hurt
+    assert user_env.messages() == []
+    # The first kernel exited (nbclient shut it down); a new one, with Zoom reachable:
+    nb2 = run(["%load_ext zoom_notebook", "%zoomchat outbox"], kernel_env, tmp_path)
+    text = outputs_text(nb2)
+    assert "1 undelivered message" in text and "1 of 1 delivered now" in text
+    (msg,) = user_env.messages()
+    assert msg["message"].startswith("✅ nightly ETL finished in")
+    nb3 = run(["%load_ext zoom_notebook", "%zoomchat outbox"], kernel_env, tmp_path)
+    assert "the outbox is empty" in outputs_text(nb3)
+
+
+def test_receipts_update_in_place_and_are_inert(user_env, kernel_env, tmp_path):
+    nb = run(["%load_ext zoom_notebook\nimport os, time, zoom_notebook as zn",
+              f"%zoomchat send -c {kernel_env['CH']} hello",
+              f"with zn.notify('job', to_channel='{kernel_env['CH']}'):\n    pass",
+              "time.sleep(1.5)"], kernel_env, tmp_path)
+    send_outputs = nb.cells[1].outputs
+    assert len(send_outputs) == 1  # "sending…" was replaced, not appended to
+    assert "Sent to channel" in send_outputs[0]["data"]["text/plain"]
+    assert "✓ Sent to Zoom" in send_outputs[0]["data"]["text/html"]
+    alert_outputs = nb.cells[2].outputs
+    assert len(alert_outputs) == 1
+    assert "Sent to channel" in alert_outputs[0]["data"]["text/plain"]  # updated later
+    for c in nb.cells:
+        for o in c.outputs:
+            assert set(o.get("data", {})) <= {"text/plain", "text/html"}  # nothing that acts
+    assert len(user_env.messages()) == 2
