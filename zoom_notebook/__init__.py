@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthError",
+    "ComposeForm",
     "ConnectFailed",
     "LoginDenied",
     "OutcomeUnknown",
@@ -38,6 +39,7 @@ __all__ = [
     "ZoomChatClient",
     "ZoomNotebookError",
     "build_message",
+    "compose",
     "load_ipython_extension",
     "login",
     "logout",
@@ -52,6 +54,8 @@ __all__ = [
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY = {
+    "compose": ".form",
+    "ComposeForm": ".form",
     "notify": ".alerts",
     "progress": ".alerts",
     "login": ".auth",
@@ -72,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .auth import login, logout, status
     from .client import ZoomChatClient
     from .config import Settings
+    from .form import ComposeForm, compose
     from .message import build_message, split_message
 
 

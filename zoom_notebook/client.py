@@ -252,7 +252,9 @@ class ZoomChatClient:
         return quote(check_id("user", user or self.user), safe="@")
 
     def _pages(self, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        params = {k: v for k, v in params.items() if v is not None}
+        # Zoom's booleans are "true"/"false" in a query (requests would send "True").
+        params = {k: (("true" if v else "false") if isinstance(v, bool) else v)
+                  for k, v in params.items() if v is not None}
         while True:
             body = self.request("GET", path, params=params).json()
             yield from body.get(key) or []

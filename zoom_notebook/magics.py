@@ -20,6 +20,7 @@ CELL_USAGE = ("%%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION 
               "[--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]")
 LINE_USAGE = """\
 %zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
+%zoomchat compose [-c CHANNEL_ID | -t CONTACT]
 %zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread] [--off]
 %zoomchat outbox [--list] [--unknown] [--clear]
 %zoomchat login [--browser | --paste | --device]
@@ -82,6 +83,8 @@ def line_parser() -> argparse.ArgumentParser:
     auto.add_argument("--after", type=float, default=None)
     auto.add_argument("--thread", action="store_true")
     auto.add_argument("--off", action="store_true")
+    compose = sub.add_parser("compose", add_help=False)
+    _target_args(compose)
     outbox = sub.add_parser("outbox", add_help=False)
     outbox.add_argument("--list", action="store_true", help="only list, do not retry")
     outbox.add_argument("--unknown", action="store_true",
@@ -207,6 +210,8 @@ class ZoomChat(Magics):  # type: ignore[misc]
         Line magic::
 
           %zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
+          %zoomchat compose [-c CHANNEL_ID | -t CONTACT]
+              the compose form: pick a recipient, write, mention, reply, attach, send
           %zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread]
                                [--off]
               after every cell slower than SECONDS (default 60) or failing, post which
@@ -231,6 +236,18 @@ class ZoomChat(Magics):  # type: ignore[misc]
             self._send(" ".join(args.text), target, args.reply_to,
                        parse_mentions(args.mentions), [], settings)
             return None  # the receipt is already shown (zn.send returns the object)
+        if args.command == "compose":
+            from .form import compose
+
+            defaults = {k: v for k, v in (("to_channel", args.channel),
+                                          ("to_contact", args.contact)) if v}
+            if not defaults:
+                settings = self.settings()
+                if settings.default_channel:
+                    defaults["to_channel"] = settings.default_channel
+                elif settings.default_contact:
+                    defaults["to_contact"] = settings.default_contact
+            return compose(**defaults)
         if args.command == "autonotify":
             return self._autonotify(args)
         if args.command == "outbox":

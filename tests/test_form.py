@@ -1,0 +1,205 @@
+"""The compose form in plain pytest: set values, click, check the form and the sandbox."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+
+import pytest
+
+import zoom_notebook as zn
+from zoom_notebook.sandbox import Sandbox
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def pick(form, label_part):
+    (value,) = [v for label, v in form.results.options if label_part in label]
+    form.results.value = value
+
+
+@pytest.fixture
+def form(user_env):
+    return zn.compose(debounce=0)
+
+
+def test_shows_who_is_logged_in(form):
+    assert "Logged in as <b>Ada Lovelace</b>" in form.login_status.value
+    assert form.login_button.layout.display == "none"
+
+
+def test_full_send_flow(form, user_env):
+    grace = user_env.user("grace")
+    channel = user_env.channel_id("data-science")
+    earlier = zn.send("Earlier main message", to_channel=channel)
+    sent_to_callback = []
+    form.on_sent(sent_to_callback.append)
+    form.search.value = "data"
+    assert [label for label, _ in form.results.options] == ["# data-science"]
+    pick(form, "data-science")
+    assert "Grace Hopper <grace.hopper@example.com>" in dict(form.mention_pick.options)
+    threads = dict(form.thread.options)
+    assert any("Earlier main message" in label for label in threads)
+    form.text.value = "Results are ready,"
+    form.mention_pick.value = "Grace Hopper <grace.hopper@example.com>"
+    form.mention_button.click()
+    form.text.value += "please review"
+    form.thread.value = earlier.id
+    assert not form.send_button.disabled and form.reason.value == ""
+    form.send_button.click()
+    got = user_env.messages()[-1]
+    assert got["message"] == "Results are ready, @Grace Hopper please review"
+    assert got["at_items"] == [{"at_type": 1, "at_contact": grace["email"],
+                                "start_position": 19, "end_position": 31}]
+    assert got["reply_main_message_id"] == earlier.id
+    assert "✓ Sent to Zoom" in form.receipt.value and got["id"] in form.receipt.value
+    assert form.text.value == "" and form.target == {"to_channel": channel}
+    assert [s.id for s in sent_to_callback] == [got["id"]]
+
+
+def test_send_is_enabled_only_when_valid_with_the_reason(form, user_env):
+    assert form.send_button.disabled and "Pick a channel" in form.reason.value
+    form.search.value = "general"
+    pick(form, "general")
+    assert form.send_button.disabled and "Write a message" in form.reason.value
+    form.text.value = "x" * 1025
+    assert form.send_button.disabled and "1024" in form.reason.value
+    assert "1025 / 1024" in form.count.value
+    form.text.value = "ok"
+    assert not form.send_button.disabled
+    assert "2 / 1024" in form.count.value
+
+
+def test_person_picker_pages_over_many_contacts(monkeypatch):
+    with Sandbox(extra_contacts=520) as sb:
+        for key, value in sb.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sb.issue_token())
+        form = zn.compose(debounce=0)
+        form.kind.value = "to_contact"
+        assert len(form.results.options) == 50
+        assert form.more.layout.display is None
+        form.more.click()
+        assert len(form.results.options) == 100
+        # Someone not loaded yet is found through Zoom's company search.
+        form.search.value = "Person 0519"
+        assert [label for label, _ in form.results.options] == [
+            "Person 0519 <person.0519@example.com>"]
+        pick(form, "0519")
+        form.text.value = "hi"
+        form.send_button.click()
+        assert sb.messages()[-1]["target"] == sb.user("person.0519@example.com")["id"]
+        pages = [r for r in sb.requests() if r["path"].endswith("/users/me/contacts")]
+        assert len(pages) == 2  # two pages loaded, not all eleven
+
+
+def test_search_is_debounced(user_env):
+    form = zn.compose(debounce=0.2)
+    calls = []
+    real = form.directory.search
+    form.directory.search = lambda q, k: calls.append(q) or real(q, k)
+    for partial in ("g", "ge", "gen", "gene"):
+        form.search.value = partial
+    wait_for(lambda: calls)
+    time.sleep(0.3)
+    assert calls == ["gene"]
+    assert [label for label, _ in form.results.options] == ["# general"]
+
+
+def test_zoom_error_is_shown_in_the_form_with_retry(user_env):
+    form = zn.compose(to_channel="no-such-channel", debounce=0)
+    form.text.value = "hello"
+    form.send_button.click()
+    assert "Not sent" in form.receipt.value and "4130" in form.receipt.value
+    assert "does not know this channel" in form.receipt.value
+    assert form.retry_button.layout.display is None
+    assert form.text.value == "hello"  # nothing lost
+
+
+def test_retry_after_a_transient_failure(form, user_env):
+    from zoom_notebook import client as client_mod
+
+    form.search.value = "general"
+    pick(form, "general")
+    form.text.value = "second try works"
+    user_env.inject("status", status=429, count=1, method="POST")
+    client_mod.DEFAULT_RETRY_BUDGET, old = 0.0, client_mod.DEFAULT_RETRY_BUDGET
+    zn.api._clients.clear()
+    try:
+        form.send_button.click()
+    finally:
+        client_mod.DEFAULT_RETRY_BUDGET = old
+        zn.api._clients.clear()
+    assert "Not sent" in form.receipt.value
+    form.retry_button.click()
+    assert user_env.messages()[-1]["message"] == "second try works"
+    assert form.retry_button.layout.display == "none"
+
+
+def test_attachments_upload(form, user_env):
+    form.search.value = "alerts"
+    pick(form, "alerts")
+    form.text.value = "files"
+    form.upload.value = ({"name": "a.csv", "type": "text/csv", "size": 3,
+                          "content": memoryview(b"a,b"),
+                          "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    form.send_button.click()
+    sent = form.last_sent
+    assert [a.name for a in sent.attachments] == ["a.csv"] and sent.attachments[0].id
+    assert form.upload.value == ()
+
+
+def test_login_from_the_form_and_no_secret_in_widget_state(fake_browser):
+    sb = fake_browser.sandbox
+    form = zn.compose(debounce=0)
+    assert "Not logged in" in form.login_status.value
+    form.login_button.click()
+    wait_for(lambda: "Logged in as" in form.login_status.value)
+    form.search.value = "general"
+    pick(form, "general")
+    form.text.value = "sent after logging in from the form"
+    form.send_button.click()
+    assert sb.messages()[-1]["message"] == "sent after logging in from the form"
+    state = json.dumps([w.get_state() for w in _all_widgets(form)], default=str)
+    for secret in sb.secrets():
+        assert secret not in state
+
+
+def test_attach_the_output_of_a_cell(user_env):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.run_cell("6 * 7", store_history=True)
+    n = sh.execution_count - 1
+    form = zn.compose(debounce=0, to_channel=user_env.channel_id("general"))
+    assert f"Out[{n}]" in dict(form.cell_output.options)
+    form.cell_output.value = n
+    form.text.value = "the answer"
+    form.send_button.click()
+    (att,) = form.last_sent.attachments
+    stored = next(m for m in user_env.messages() if m["id"] == att.id)
+    assert stored["files"][0]["file_name"] == f"out-{n}.txt"
+    assert stored["file_contents"] == [b"42"]
+    assert form.cell_output.value == 0
+
+
+def _all_widgets(widget):
+    out = [widget]
+    for child in getattr(widget, "children", ()):
+        out += _all_widgets(child)
+    return out
+
+
+def test_compose_line_magic(user_env):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "zoom_notebook")
+    form = sh.run_line_magic("zoomchat", f"compose -c {user_env.channel_id('random')}")
+    assert form.target == {"to_channel": user_env.channel_id("random")}
