@@ -109,6 +109,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             widgets.HBox([self.send_button, self.retry_button]), self.reason, self.receipt,
         ])
 
+        self.add_class("zn-compose")
         self.login_button.on_click(self._on_login)
         self.kind.observe(self._on_kind, names="value")
         self.search.observe(self._on_search, names="value")

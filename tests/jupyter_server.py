@@ -1,0 +1,81 @@
+"""Start JupyterLab (or Notebook 7) on 127.0.0.1 for end-to-end tests, with the
+environment pointing at a sandbox, in throwaway folders; stop it afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+from zoom_notebook.sandbox import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def jupyter(app: str, tmp: Path, env: dict[str, str], notebooks: list[str]
+            ) -> Iterator[tuple[str, str]]:
+    """Yield (base_url, token) of a running ``jupyter lab`` / ``jupyter notebook``."""
+    root = tmp / "root"
+    root.mkdir()
+    for name in notebooks:
+        shutil.copy(ROOT / "notebooks" / name, root / name)
+    settings = tmp / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    token = secrets.token_hex(16)
+    port = free_port()
+    full_env = {**os.environ, **env,
+                "JUPYTERLAB_SETTINGS_DIR": str(tmp / "lab-settings"),
+                "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+                "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+                "BROWSER": "true"}  # webbrowser.open in the kernel: do nothing
+    log = open(tmp / f"{app}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+         f"--ServerApp.root_dir={root}"], env=full_env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp / f"{app}.log").read_text()
+            try:
+                if requests.get(f"{base}/api/status", params={"token": token},
+                                timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "Jupyter did not start"
+            time.sleep(0.2)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wait_kernel_idle(base: str, token: str, timeout: float = 60) -> None:
+    """Until a kernel exists for the open notebook and is idle (TESTING.md: Run All is
+    silently dropped before that)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sessions = requests.get(f"{base}/api/sessions", params={"token": token},
+                                timeout=5).json()
+        if sessions and all(s["kernel"]["execution_state"] == "idle" for s in sessions):
+            return
+        time.sleep(0.25)
+    raise AssertionError("the kernel did not become idle")
