@@ -37,8 +37,9 @@ def _find_spec() -> Path:
 SPEC_PATH = _find_spec()
 #: URL path prefixes of Zoom's bases, as Zoom serves them and as the sandbox does.
 BASE_PREFIXES = ("/file-us01/v2", "/file/v2", "/v2")
-#: Calls the client makes that live in Zoom's other API documents (Users API).
-OUTSIDE_TEAM_CHAT = {("GET", "/users/me")}
+#: Calls the client makes that live in Zoom's other API documents (Users API: GET a user,
+#: by "me" or by id/email for a Server-to-Server sender).
+OUTSIDE_TEAM_CHAT = re.compile(r"^GET /users/[^/]+$")
 
 
 def _string_oneofs_to_anyof(node: Any) -> Any:
@@ -116,7 +117,7 @@ def check_request(method: str, url: str, headers: dict[str, str], body: bytes | 
         problems.append(f"{method} {path}: token in the URL query")
     if not headers.get("Authorization", "").startswith("Bearer "):
         problems.append(f"{method} {path}: no Bearer Authorization header")
-    if (method, path) in OUTSIDE_TEAM_CHAT:
+    if OUTSIDE_TEAM_CHAT.match(f"{method} {path}"):
         return problems + ([f"{method} {path}: unexpected query"] if query else [])
     for op_method, pattern, template, op in _operations():
         match = pattern.match(path)

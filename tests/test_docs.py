@@ -22,3 +22,43 @@ def test_readme_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
+
+
+def _contract() -> str:
+    for folder in ROOT.parents:
+        path = folder / "shared" / "design" / "CONTRACT.md"
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+    raise FileNotFoundError("shared/design/CONTRACT.md not found beside the checkout")
+
+
+def contract_names() -> set[str]:
+    """The user-facing names CONTRACT.md fixes: environment variables, the zn.* API,
+    magic commands and options, error classes."""
+    import re
+
+    text = _contract()
+    names = set(re.findall(r"\bZOOM_[A-Z_]+\b", text))
+    names |= {m for m in re.findall(r"zn\.([a-zA-Z_.]+)", text)}
+    for usage in re.findall(r"```\n(%.*?)```", text, flags=re.S):
+        names |= set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", usage))
+        names |= set(re.findall(r"%zoomchat (\w+)", usage))
+    names |= set(re.findall(r"`([A-Z][A-Za-z]+(?:Error|Limited|Unknown|Required|Denied))`",
+                            text))
+    names |= {"RateLimited", "SentMessage", "ZoomChat", "zoom-notebook", "zoom_notebook",
+              "%%zoomchat", "default_channel"}
+    return {n.rstrip(".") for n in names}
+
+
+def test_every_contract_name_is_in_the_docs():
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
+    names = contract_names()
+    assert len(names) > 40
+    missing = sorted(n for n in names if n not in docs)
+    assert not missing, f"CONTRACT.md names missing from docs/: {missing}"
+
+
+def test_mkdocs_nav_lists_every_page():
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")}
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert all(page in nav for page in pages), sorted(p for p in pages if p not in nav)

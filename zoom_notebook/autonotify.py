@@ -70,7 +70,9 @@ class AutoNotify:
 
     def post_run_cell(self, result: Any) -> None:
         took = time.perf_counter() - self._start
-        self._depth = max(0, self._depth - 1)
+        if self._depth == 0:  # switched on during this cell: it was not timed
+            return
+        self._depth -= 1
         if self._depth:
             return
         self._restore_streams()

@@ -34,9 +34,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="where to write the environment (with a sandbox access token) "
                               "for clients; default: sandbox.env in ZOOM_NOTEBOOK_HOME")
 
-    demo = sub.add_parser("demo", help="send a few messages to a fresh sandbox")
-    demo.add_argument("--keep", action="store_true",
-                      help="keep the sandbox running afterwards (Ctrl-C to stop)")
+    demo = sub.add_parser("demo", help="the sandbox and JupyterLab on the quickstart "
+                                       "notebook (run from a checkout)")
+    demo.add_argument("--headless", action="store_true",
+                      help="no JupyterLab: run the quickstart and print what was received")
+    demo.add_argument("--no-browser", dest="open_browser", action="store_false",
+                      help="do not open a browser (the addresses are printed)")
     return parser
 
 
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run
 
-            return run(keep=args.keep)
+            return run(headless=args.headless, open_browser=args.open_browser)
     except ZoomNotebookError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -296,8 +296,9 @@ class ZoomChatClient:
         return str(resp.json()["id"])
 
     def me(self) -> dict[str, Any]:
-        """The current user (``GET /users/me``)."""
-        return dict(self.request("GET", "/users/me").json())
+        """The sending user (``GET /users/me``, or ``/users/{user}`` for a
+        Server-to-Server sender)."""
+        return dict(self.request("GET", f"/users/{self._user_path(None)}").json())
 
     def list_channels(self, *, user: str | None = None, page_size: int = 50
                       ) -> Iterator[dict[str, Any]]:

@@ -1,36 +1,125 @@
-"""The demo: start a sandbox, send a message with a mention and a threaded reply and a
-file, and print the receipts and where to watch them."""
+"""The demo: the local sandbox and JupyterLab on notebooks/quickstart.ipynb, already
+pointed at the sandbox; or, ``--headless``, the quickstart executed and what the sandbox
+received printed (for machines without a screen)."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def run(keep: bool = False) -> int:
-    from . import api
-    from .config import Settings
+def _kernel_env(sb: Any, home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ZOOM_ACCESS_TOKEN", "ZOOM_ACCOUNT_ID", "ZOOM_USER",
+                        "ZOOM_NOTEBOOK_DRY_RUN")}
+    env.update(sb.env())
+    env.update({"ZOOM_CLIENT_SECRET": sb.client_secret, "ZOOM_NOTEBOOK_HOME": home})
+    return env
+
+
+def _describe(sb: Any) -> list[str]:
+    users = {u.id: u for u in sb.world.users.values()}
+    channels = {c.id: c.name for c in sb.world.channels.values()}
+    lines = []
+    for m in sb.messages():
+        where = (f"#{channels.get(m['target'], m['target'])}" if m["kind"] == "to_channel"
+                 else f"DM to {users[m['target']].display_name}")
+        text = m["message"] or "(file)"
+        extra = []
+        if m.get("reply_main_message_id"):
+            extra.append("in a thread")
+        if m.get("at_items"):
+            extra.append("mentions " + ", ".join(i.get("at_contact", "@all")
+                                                  for i in m["at_items"]))
+        if m.get("files"):
+            extra.append("file " + ", ".join(f["file_name"] for f in m["files"]))
+        first = text.splitlines()[0][:70]
+        lines.append(f"  {where:<20} {first}" + (f"   [{'; '.join(extra)}]" if extra else ""))
+    return lines
+
+
+def run(*, headless: bool = False, open_browser: bool = True) -> int:
     from .sandbox import Sandbox
 
-    with Sandbox() as sb:
-        settings = Settings.load(environ={**os.environ, **sb.env(server_to_server=True)})
-        grace = sb.user("grace")
-        channel = sb.channel_id("data-science")
-        first = api.send(f"Model training finished: accuracy 0.93. @{grace['email']} can "
-                         "you review?", to_channel=channel, mentions=[grace["email"]],
-                         settings=settings)
-        print(repr(first), "\n")
-        reply = api.send("Details: 12 epochs, 41 minutes. Loss curve attached.",
-                         to_channel=channel, reply_to="last",
-                         files=[("loss.csv", b"epoch,loss\n1,0.9\n2,0.5\n3,0.3\n")],
-                         settings=settings)
-        print(repr(reply), "\n")
-        print(f"The sandbox received {len(sb.messages())} messages. See them at {sb.url}/")
-        if keep:
-            print("Sandbox running; Ctrl-C to stop.", flush=True)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+    quickstart = NOTEBOOKS / "quickstart.ipynb"
+    if not quickstart.exists():
+        print(f"The demo runs from a checkout: {quickstart} is missing.", file=sys.stderr)
+        return 2
+    with Sandbox(channel_limits=False) as sb, \
+            tempfile.TemporaryDirectory(prefix="zoom-demo-") as home:
+        env = _kernel_env(sb, home)
+        if headless:
+            return _headless(sb, quickstart, env)
+        return _lab(sb, env, open_browser)
+
+
+def _headless(sb: Any, quickstart: Path, env: dict[str, str]) -> int:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(quickstart, as_version=4)  # type: ignore[no-untyped-call]
+    print(f"Running {quickstart.name} against the sandbox at {sb.url} …", flush=True)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(quickstart.parent)}}).execute(env=env)
+    lines = _describe(sb)
+    print(f"The sandbox received {len(lines)} messages:")
+    print("\n".join(lines))
+    return 0
+
+
+def _lab(sb: Any, env: dict[str, str], open_browser: bool) -> int:
+    from .sandbox import free_port
+
+    token = secrets.token_hex(16)
+    port = free_port()
+    args = [sys.executable, "-m", "jupyter", "lab", "quickstart.ipynb", "--ip=127.0.0.1",
+            f"--port={port}", f"--IdentityProvider.token={token}"]
+    if not open_browser:
+        args.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    proc = subprocess.Popen(args, cwd=NOTEBOOKS, env=env,  # noqa: S603 - our own argv
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import requests
+
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            print("JupyterLab did not start (is it installed? pip install -e '.[demo]')",
+                  file=sys.stderr)
+            return 1
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/status",
+                            params={"token": token}, timeout=2).ok:
+                break
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            print("JupyterLab did not start in time.", file=sys.stderr)
+            return 1
+        time.sleep(0.3)
+    print(f"JupyterLab:        http://127.0.0.1:{port}/lab/tree/quickstart.ipynb?token={token}")
+    print(f"Sandbox messages:  {sb.url}/")
+    print("Run the notebook's cells and watch the messages arrive. Ctrl-C stops both.",
+          flush=True)
+    try:
+        while proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     return 0

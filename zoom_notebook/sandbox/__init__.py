@@ -23,7 +23,7 @@ from .limits import Limiter
 from .oauth import install as install_user_oauth
 from .state import World
 
-__all__ = ["Sandbox", "approve"]
+__all__ = ["Sandbox", "approve", "login", "server_to_server_env"]
 
 
 class Sandbox:
@@ -267,6 +267,33 @@ def approve(authorize_url: str, allow: bool = True) -> str:
                                "decision": "allow" if allow else "deny"},
                          allow_redirects=False)
     return str(resp.headers["Location"])
+
+
+def login(*, scopes: Any = None) -> Any:
+    """Log in to the sandbox the zoom_notebook settings point at, without a browser.
+
+    The paste method, with this function playing the person who clicks Allow on the
+    consent page and pastes the address. For notebooks and scripts run against the
+    sandbox; with real Zoom use ``zn.login()`` / ``%zoomchat login``.
+    """
+    from ..auth import COMPOSE_SCOPES, PASTE_REDIRECT_URI, PKCELogin
+    from ..config import Settings
+
+    attempt = PKCELogin(Settings.load(), PASTE_REDIRECT_URI, scopes or COMPOSE_SCOPES,
+                        "paste")
+    return attempt.finish(approve(attempt.authorize_url))
+
+
+def server_to_server_env(user: str | None = None) -> dict[str, str]:
+    """The sandbox's Server-to-Server settings (account id, and the sender as ZOOM_USER),
+    read from the running sandbox that ZOOM_OAUTH_URL points at."""
+    import requests
+
+    from ..config import Settings
+
+    state = requests.get(Settings.load().oauth_url + "/_sandbox/state", timeout=10).json()
+    me = next(u for u in state["users"] if u["id"] == state["me"])
+    return {"ZOOM_ACCOUNT_ID": state["account_id"], "ZOOM_USER": user or me["email"]}
 
 
 def free_port() -> int:

@@ -72,7 +72,7 @@ class SandboxApp:
         self.url_map = Map([
             Rule("/", endpoint="page"),
             Rule("/oauth/token", endpoint="oauth_token", methods=["POST"]),
-            Rule(f"{api}/users/me", endpoint="users_me", methods=["GET"]),
+            Rule(f"{api}/users/<user>", endpoint="users_me", methods=["GET"]),
             Rule(f"{api}/chat/users/me/contacts", endpoint="my_contacts", methods=["GET"]),
             Rule(f"{api}/chat/users/<user>/messages", endpoint="post_message",
                  methods=["POST"]),
@@ -454,8 +454,8 @@ class SandboxApp:
                               "contact_type": 1, "user_status": "active"})
         return self._paged(request, "contacts", items, 1, 25)
 
-    def on_users_me(self, request: Request, token: Token) -> Response:
-        me = self._sender(token, "me")
+    def on_users_me(self, request: Request, token: Token, user: str) -> Response:
+        me = self._sender(token, user)
         u = self.world.users[me]
         return json_response({"id": u.id, "email": u.email, "first_name": u.first_name,
                               "last_name": u.last_name, "display_name": u.display_name,
