@@ -71,7 +71,7 @@ class ZoomChatClient:
         file_api_url: str = "https://file.zoom.us/v2",
         user: str | None = None,
         session: "requests.Session | None" = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         retry_budget: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -79,7 +79,7 @@ class ZoomChatClient:
         self.api_url = api_url.rstrip("/")
         self.file_api_url = file_api_url.rstrip("/")
         self.user = user or credentials.default_user
-        self.timeout = timeout
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         # Read at construction so a program (or a test) can lower it for all clients.
         self.retry_budget = DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget
         self._sleep = sleep

@@ -86,11 +86,12 @@ class Outbox:
     """Deliver items in the background. ``client_factory()`` returns the client to use."""
 
     def __init__(self, home: Path, client_factory: Callable[[], Any], *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, retry_base: float = 2.0) -> None:
         self.home = Path(home)
         self.path = self.home / OUTBOX_FILE
         self._client_factory = client_factory
         self._sleep = sleep
+        self.retry_base = retry_base  # seconds before the first later attempt; doubles
         self._cond = threading.Condition()
         self._queue: list[Item] = []
         self._busy: Item | None = None
@@ -291,7 +292,7 @@ class Outbox:
         item.error = f"{type(exc).__name__}: {exc}"
         if retry and not self._stopping:
             item.status = "pending"
-            delay = min(30.0, 2.0 ** item.attempts)
+            delay = min(30.0, self.retry_base * 2.0 ** (item.attempts - 1))
             retry_at = getattr(exc, "retry_at", None)
             if retry_at is not None:
                 delay = max(delay, retry_at.timestamp() - time.time())

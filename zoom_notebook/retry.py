@@ -45,7 +45,13 @@ def parse_retry_after(value: object, now: dt.datetime | None = None) -> dt.datet
         return None
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
-    """Full-jitter exponential backoff: a random delay in [0, min(cap, base * 2**attempt)]."""
+#: First backoff step in seconds (a program or a soak test may lower it).
+BACKOFF_BASE = 0.5
+
+
+def backoff_delay(attempt: int, base: float | None = None, cap: float = 8.0) -> float:
+    """Jittered exponential backoff: a random delay in [ceiling/4, ceiling], where
+    ceiling = min(cap, base * 2**attempt)."""
+    base = BACKOFF_BASE if base is None else base
     ceiling = min(cap, base * (2 ** min(attempt, 16)))
     return random.uniform(ceiling / 4, ceiling)

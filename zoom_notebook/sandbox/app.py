@@ -109,6 +109,11 @@ class SandboxApp:
         if fault is not None:
             if fault.kind == "delay":
                 time.sleep(fault.seconds)
+            elif fault.kind == "expire":
+                header = request.headers.get("Authorization", "")
+                token = self.world.check_token(header[7:].strip() or None)
+                if token is not None:
+                    token.expires_at = 0.0
             elif fault.kind == "drop_before":
                 self._log(request, None, "dropped before reading")
                 return self._drop(request)
@@ -150,8 +155,10 @@ class SandboxApp:
     def _fault_response(self, fault: Any) -> Response:
         headers = {}
         if fault.retry_after is not None:
-            headers = {"Retry-After": iso(time.time() + fault.retry_after),
-                       "X-RateLimit-Type": "QPS", "X-RateLimit-Category": "Medium"}
+            when = (f"{fault.retry_after:g}" if fault.retry_after_format == "seconds"
+                    else iso(time.time() + fault.retry_after))
+            headers = {"Retry-After": when, "X-RateLimit-Type": "QPS",
+                       "X-RateLimit-Category": "Medium"}
         message = ("You have reached the maximum per-second rate limit for this API."
                    if fault.status == 429 else "Internal Error")
         return json_response({"code": fault.status, "message": message}, fault.status,

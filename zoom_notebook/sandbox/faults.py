@@ -6,7 +6,10 @@ Kinds:
 - ``drop_after``: handle the request fully, then close the connection without answering;
 - ``status``: answer ``status`` (429, 500, 502, 503, 504); with ``handled=True`` the
   request is processed first (a 500 that delivered the message anyway), else it is not;
-  ``retry_after`` adds a ``Retry-After`` ISO date-time that many seconds ahead.
+  ``retry_after`` adds a ``Retry-After`` that many seconds ahead (an ISO date-time, or
+  with ``retry_after_format="seconds"`` a number of seconds);
+- ``expire``: the access token the request carries expires just before it is handled
+  (so the answer is Zoom's 401 "invalid access token", code 124).
 
 A rule applies to the next ``count`` requests whose method and path match.
 """
@@ -18,7 +21,7 @@ import random
 import threading
 from typing import Any
 
-KINDS = ("delay", "drop_before", "drop_after", "status")
+KINDS = ("delay", "drop_before", "drop_after", "status", "expire")
 
 
 @dataclasses.dataclass
@@ -30,7 +33,8 @@ class Fault:
     seconds: float = 0.0
     status: int = 500
     handled: bool = False
-    retry_after: float | None = None  # for 429/503: send Retry-After (ISO) this far ahead
+    retry_after: float | None = None  # for 429/503: send Retry-After this far ahead
+    retry_after_format: str = "iso"  # "iso" (as Zoom documents) or "seconds"
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (
