@@ -124,10 +124,12 @@ class ServerToServer:
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
             )
         try:
-            token = self._session.fetch_token(
+            from .userauth import with_connect_retries
+
+            token = with_connect_retries(lambda: self._session.fetch_token(
                 self._token_url, grant_type="account_credentials",
                 account_id=self._account_id, timeout=TOKEN_TIMEOUT,
-            )
+            ))
         except requests.RequestException as exc:
             raise AuthError(
                 f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "

@@ -27,6 +27,22 @@ LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomc
               "(or zn.login()) to log in again.")
 
 
+def with_connect_retries(call: Callable[[], Any], attempts: int = 4) -> Any:
+    """Run a token request again if the connection could not even be opened (nothing was
+    sent, so a rotating refresh token cannot have been used up)."""
+    from .client import _is_connect_error
+    from .retry import backoff_delay
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts - 1 or not _is_connect_error(exc):
+                raise
+            time.sleep(backoff_delay(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class InvalidGrant(Exception):
     """Zoom refused the refresh token (used, revoked or expired)."""
 
@@ -139,8 +155,8 @@ class UserLogin:
         session = oauth_session(client_id, self._client_secret)
         self.refreshes += 1
         try:
-            token = session.refresh_token(self._token_url, refresh_token=refresh_token,
-                                          timeout=TOKEN_TIMEOUT)
+            token = with_connect_retries(lambda: session.refresh_token(
+                self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT))
         except requests.RequestException as exc:
             raise AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}) "
                             "to refresh the login; try again.") from None
