@@ -6,8 +6,8 @@
   the outbox adds later attempts, with backoff, for errors that may clear (network down,
   rate limits, server busy, an expired login).
 - Nothing is lost silently (SECURITY.md 20): before its first attempt an item is written
-  to ``outbox.json`` in ``ZOOM_NOTEBOOK_HOME`` (0600, atomic) and removed only when
-  delivered. What is still there when the kernel exits (or was killed) is offered again
+  to the journal ``outbox.jsonl`` in ``ZOOM_NOTEBOOK_HOME`` (0600, append-only, compacted
+  atomically) and removed only when delivered. What is still there when the kernel exits (or was killed) is offered again
   next time: ``%zoomchat outbox`` lists and retries it. An outcome that is unknown (the
   request may have arrived) is kept and shown, but never re-sent automatically.
 """
@@ -35,7 +35,8 @@ from .errors import (
     ZoomNotebookError,
 )
 
-OUTBOX_FILE = "outbox.json"
+OUTBOX_FILE = "outbox.jsonl"
+COMPACT_AFTER = 2000  # journal lines before it is rewritten with only what is kept
 LOCK_FILE = "outbox.lock"
 MAX_ATTEMPTS = 4
 EXIT_FLUSH_SECONDS = 5.0
@@ -98,6 +99,7 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.failures: list[Item] = []  # failed or unknown items not yet shown to the user
+        self._lines = 0  # journal lines written since it was last compacted
         self.delivered = 0
 
     # ------------------------------------------------------------------ public
@@ -325,30 +327,51 @@ class Outbox:
             yield
 
     def _read(self) -> dict[str, dict[str, Any]]:
+        """Replay the journal: one JSON object a line, ``{"keep": record}`` or
+        ``{"drop": id}``; the last word on an id wins. A torn last line (a process killed
+        mid-write) is ignored."""
+        records: dict[str, dict[str, Any]] = {}
+        self._lines = 0
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            with open(self.path, encoding="utf-8") as fh:
+                for line in fh:
+                    self._lines += 1
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "keep" in entry:
+                        records[entry["keep"]["id"]] = entry["keep"]
+                    elif "drop" in entry:
+                        records.pop(entry["drop"], None)
+        except FileNotFoundError:
+            pass
+        return records
 
     def _write(self, records: dict[str, dict[str, Any]]) -> None:
+        """Rewrite the journal with just these records (atomically)."""
         from .store import atomic_write
 
         if records:
-            atomic_write(self.path, json.dumps(records, indent=1).encode("utf-8"))
+            body = "".join(json.dumps({"keep": r}) + "\n" for r in records.values())
+            atomic_write(self.path, body.encode("utf-8"))
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+        self._lines = len(records)
 
     def _journal(self, item: Item, *, keep: bool) -> None:
+        """Append what became of ``item``; compact the journal now and then. Appends are
+        flushed to the OS, so they survive the kernel process being killed."""
+        line = json.dumps({"keep": item.record()} if keep else {"drop": item.id}) + "\n"
         try:
             with self._file_lock():
-                records = self._read()
-                if keep:
-                    records[item.id] = item.record()
-                else:
-                    records.pop(item.id, None)
-                self._write(records)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+                self._lines += 1
+                if self._lines > COMPACT_AFTER:
+                    self._write(self._read())
         except Exception as exc:  # the disk is full or read-only: say so, keep going
             item.hint = f"(could not be saved to {self.path}: {exc})"
 
