@@ -10,7 +10,7 @@ from .jupyter_server import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import soak  # noqa: E402
+import soak
 
 
 def test_fault_soak_small():

@@ -7,9 +7,10 @@
   rate limits, server busy, an expired login).
 - Nothing is lost silently (SECURITY.md 20): before its first attempt an item is written
   to the journal ``outbox.jsonl`` in ``ZOOM_NOTEBOOK_HOME`` (0600, append-only, compacted
-  atomically) and removed only when delivered. What is still there when the kernel exits (or was killed) is offered again
-  next time: ``%zoomchat outbox`` lists and retries it. An outcome that is unknown (the
-  request may have arrived) is kept and shown, but never re-sent automatically.
+  atomically) and removed only when delivered. What is still there when the kernel
+  exits (or was killed) is offered again next time: ``%zoomchat outbox`` lists and
+  retries it. An outcome that is unknown (the request may have arrived) is kept and
+  shown, but never re-sent automatically.
 """
 
 from __future__ import annotations
