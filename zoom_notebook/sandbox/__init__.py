@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import weakref
 from typing import Any
 
 from .app import SandboxApp
@@ -23,7 +24,18 @@ from .limits import Limiter
 from .oauth import install as install_user_oauth
 from .state import World
 
-__all__ = ["Sandbox", "approve", "login", "server_to_server_env"]
+__all__ = ["Sandbox", "all_secrets", "approve", "login", "server_to_server_env"]
+
+_live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+_issued: set[str] = set()
+
+
+def all_secrets() -> set[str]:
+    """Every secret any sandbox of this process issued or received (for audits)."""
+    out = set(_issued)
+    for sb in list(_live):
+        out |= sb.secrets()
+    return out
 
 
 class Sandbox:
@@ -48,6 +60,7 @@ class Sandbox:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._server_lock = threading.Lock()
+        _live.add(self)
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> "Sandbox":
@@ -76,6 +89,7 @@ class Sandbox:
             self._thread.start()
 
     def stop(self) -> None:
+        _issued.update(self.secrets())
         with self._server_lock:
             server, self._server = self._server, None
         if server is not None:

@@ -1,0 +1,184 @@
+"""Every benchmark in one run: prints one table and writes docs/performance.md.
+
+Run: ``./scripts/bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick]``).
+About 8 minutes on the 2-core CI machine; ``--quick`` runs small sizes (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import fuzz  # noqa: E402
+import memory  # noqa: E402
+import notebook_overhead  # noqa: E402
+import secrets_audit  # noqa: E402
+import send_throughput  # noqa: E402
+import soak  # noqa: E402
+import token_soak  # noqa: E402
+
+Row = tuple[str, str, str]
+
+
+def machine() -> str:
+    mem = ""
+    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal"):
+                mem = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    return (f"{platform.machine()}, {os.cpu_count()} cores{mem}, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")
+
+
+def section(title: str, rows: list[Row], seconds: float) -> list[Row]:
+    return [(f"**{title}** ({seconds:.0f} s)", "", ""), *rows]
+
+
+def run(quick: bool) -> tuple[list[Row], list[str]]:
+    n = (lambda full, small: small if quick else full)  # noqa: E731
+    rows: list[Row] = []
+    outputs: list[str] = []
+
+    def timed(title: str, fn: Any, debug_log: bool = False) -> None:
+        # Debug logging (scanned by the secrets audit) is on where logins and retries
+        # happen, and off where it would distort a timing.
+        logging.getLogger().setLevel(logging.DEBUG if debug_log else logging.WARNING)
+        start = time.perf_counter()
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            got = fn()
+        outputs.append(buffer.getvalue())
+        rows.extend(section(title, got, time.perf_counter() - start))
+        print(f"  done: {title}", file=sys.stderr, flush=True)
+
+    def sending() -> list[Row]:
+        t = send_throughput.throughput(n(2000, 200))
+        lim = send_throughput.limited(n(300, 60))
+        return [("bare `requests.Session`, msg/s", f"{t['bare']:.0f}", ""),
+                ("`zn.send`, msg/s", f"{t['zn']:.0f}", ""),
+                ("`zn.send` / bare", f"{t['ratio']:.2f}", "≥ 0.90"),
+                ("at a 20/s account limit: sent / capacity of the windows used",
+                 f"{lim['ratio']:.2f}", "≥ 0.95"),
+                ("at a 20/s limit: 429s seen / lost / duplicated",
+                 f"{lim['429s']} / {lim['lost']} / {lim['duplicated']}", "- / 0 / 0")]
+
+    def notebook() -> list[Row]:
+        notebook_overhead.compile_package()
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "empty_ext.py").write_text("def load_ipython_extension(ip):\n    pass\n")
+            empty = notebook_overhead.load_ext_ms("empty_ext", n(15, 5), tmp)
+            ours = notebook_overhead.load_ext_ms("zoom_notebook", n(15, 5), tmp)
+            try:
+                other = f"{notebook_overhead.load_ext_ms('jupyternotify', n(15, 5), tmp):.1f}"
+            except Exception:
+                other = "not installed"
+        off, on = notebook_overhead.per_cell_overhead_us(n(250, 50))
+        base, alert = notebook_overhead.alert_gap_ms(n(20, 5))
+        return [("`%load_ext` empty extension / zoom_notebook / jupyternotify, ms",
+                 f"{empty:.2f} / {ours:.2f} / {other}", ""),
+                ("`%load_ext zoom_notebook` − empty extension, ms", f"{ours - empty:.2f}",
+                 "≤ 2"),
+                ("a cell without / with autonotify (not firing), µs",
+                 f"{off:.1f} / {on:.1f}", ""),
+                ("autonotify added per cell, µs", f"{on - off:.1f}", "≤ 50"),
+                ("end of cell → next cell: no alert / alert with Zoom slow 2 s, ms",
+                 f"{base:.2f} / {alert:.2f}", "≤ 5")]
+
+    def mem() -> list[Row]:
+        m = memory.run(n(1000, 200), n(10_000, 1000))
+        return [("peak memory after 1,000 sends: bare requests / `%load_ext` + zn.send, MiB",
+                 f"{m['bare peak MiB']:.1f} / {m['zn peak MiB']:.1f}", ""),
+                ("memory growth from 1,000 to 10,000 sends, MiB",
+                 f"{m['growth 1k->10k MiB']:.1f}", "≈ 0")]
+
+    def faults() -> list[Row]:
+        result = soak.run(n(10_000, 600), n(10_000, 300), 0.2)
+        return soak.table(result)
+
+    def tokens() -> list[Row]:
+        r = token_soak.standalone(n(100, 10))
+        return [(f"token soak, 8 processes × 4 threads × {r['rounds']} rotations: refresh "
+                 "calls per rotation", ",".join(map(str, r["refresh calls per rotation"])),
+                 "1"),
+                ("token soak: invalid_grant / messages delivered once of expected",
+                 f"{r['invalid_grant']} / {r['messages'] - r['duplicated']} of "
+                 f"{r['expected']}", "0 / all")]
+
+    def fuzzing() -> list[Row]:
+        return [(f"fuzz {r['name']}: unexpected exceptions in {r['examples']:,} examples",
+                 str(r["unexpected"]), "0") for r in fuzz.run(n(10_000, 500))]
+
+    timed("Sending", sending)
+    timed("The notebook side", notebook)
+    timed("Memory", mem)
+    timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
+    timed("Token soak", tokens, debug_log=True)
+    timed("Fuzzing", fuzzing)
+    return rows, outputs
+
+
+def render(rows: list[Row], total: float, quick: bool) -> str:
+    lines = ["| benchmark | figure | goal |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join([
+        "# Performance and reliability",
+        "",
+        "<!-- Written by benchmarks/run_all.py; do not edit by hand. -->",
+        "",
+        "Every figure comes from `./scripts/bench` (`benchmarks/run_all.py`), each next to "
+        "its baseline measured in the same run, against the local sandbox on 127.0.0.1.",
+        "",
+        f"Machine: {machine()}. Whole run: {total / 60:.1f} minutes"
+        + (" (quick sizes)." if quick else "."),
+        "",
+        *lines,
+        "",
+        (HERE / "NOTES.md").read_text(encoding="utf-8").strip(),
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "benchmarks.log"
+        logging.basicConfig(level=logging.DEBUG, filename=log, force=True)
+        rows, outputs = run(args.quick)
+        audit_start = time.perf_counter()
+        paths = secrets_audit.execute_notebooks(Path(tmp))
+        table_so_far = "\n".join(f"{a} {b} {c}" for a, b, c in rows)
+        audit = secrets_audit.scan([*paths, log], {
+            f"benchmark output {i}": text for i, text in enumerate(outputs)}
+            | {"the table": table_so_far})
+        rows.extend(section("Secrets audit", [
+            (f"secrets found in {audit['sources']} notebooks, logs and outputs "
+             f"({audit['secrets']} secrets issued)", str(audit["hits"]), "0")],
+            time.perf_counter() - audit_start))
+    total = time.perf_counter() - start
+    width = max(len(a) for a, _, _ in rows) + 2
+    print(f"{'benchmark':<{width}}{'figure':>22}  goal")
+    for a, b, c in rows:
+        print(f"{a:<{width}}{b:>22}  {c}")
+    Path(args.out).write_text(render(rows, total, args.quick), encoding="utf-8")
+    print(f"\nwrote {args.out} ({total / 60:.1f} minutes)")
+
+
+if __name__ == "__main__":
+    main()
