@@ -50,14 +50,20 @@ def throughput(n: int) -> dict[str, float]:
         settings = Settings.load(environ={**os.environ, **env})
         channel = sb.channel_id("general")
         payload = build_message("benchmark message 0", to_channel=channel)
-        # Warm both paths, then alternate halves so drift hits both alike.
+        # Warm both paths, then alternate blocks of 100 (ABBA) so drift hits both alike.
         bare_rate(sb, token, payload, 50)
         zn_rate(settings, channel, 50)
-        half = n // 2
-        bare = [bare_rate(sb, token, payload, half), bare_rate(sb, token, payload, n - half)]
-        ours = [zn_rate(settings, channel, half), zn_rate(settings, channel, n - half)]
-        b = n / sum(half_n / r for half_n, r in zip((half, n - half), bare, strict=True))
-        z = n / sum(half_n / r for half_n, r in zip((half, n - half), ours, strict=True))
+        bare_s = zn_s = 0.0
+        blocks = max(1, n // 100)
+        for k in range(blocks):
+            order = (bare_rate, zn_rate) if k % 2 == 0 else (zn_rate, bare_rate)
+            for fn in order:
+                if fn is bare_rate:
+                    bare_s += 100 / bare_rate(sb, token, payload, 100)
+                else:
+                    zn_s += 100 / zn_rate(settings, channel, 100)
+        b = blocks * 100 / bare_s
+        z = blocks * 100 / zn_s
         return {"bare": b, "zn": z, "ratio": z / b}
 
 

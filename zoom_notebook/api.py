@@ -16,7 +16,7 @@ from .message import Mentions, build_message, check_id
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
 _lock = threading.Lock()
-_clients: dict[tuple[Any, ...], Any] = {}
+_clients: dict[Settings, Any] = {}
 #: (api_url, sender, "to_channel"|"to_contact", target) -> main message id of the thread
 #: this process last sent to in that conversation.
 _last_main: dict[tuple[str, str, str, str], str] = {}
@@ -91,12 +91,11 @@ class SentMessage:
 def _client_for(settings: Settings) -> Any:
     from .client import ZoomChatClient
 
-    key = dataclasses.astuple(settings)
-    with _lock:
-        client = _clients.get(key)
+    with _lock:  # Settings is a frozen dataclass: equal settings share one client
+        client = _clients.get(settings)
         if client is None:
             client = ZoomChatClient.from_settings(settings)
-            _clients[key] = client
+            _clients[settings] = client
         return client
 
 
