@@ -1,7 +1,7 @@
 """Every benchmark in one run: prints one table and writes docs/performance.md.
 
 Run: ``./scripts/bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick]``).
-About 8 minutes on the 2-core CI machine; ``--quick`` runs small sizes (a smoke test).
+About 5 minutes on the 2-core CI machine; ``--quick`` runs small sizes (a smoke test).
 """
 
 from __future__ import annotations
