@@ -32,3 +32,50 @@ def pytest_unconfigure(config):
     if _sandbox is not None:
         _sandbox.stop()
         _sandbox = None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The kernels' requests are checked against Zoom's schema too: every Team Chat call
+    the sandbox received during the notebook run (method, path, query, JSON or form)."""
+    import json
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlencode
+
+    if _sandbox is None:
+        return
+    import zoom_notebook
+
+    # The checkout's tests/contract.py (found from the package, so a copy of this file
+    # in another folder uses it too).
+    sys.path.insert(0, str(Path(zoom_notebook.__file__).resolve().parent.parent))
+    from tests.contract import check_request
+
+    problems = []
+    checked = 0
+    for entry in _sandbox.requests():
+        if entry["outcome"] != "handled" or "/file/v2/" in entry["path"]:
+            continue  # the file API's first hop only redirects
+        query = urlencode([(k, v) for k, vs in entry["query"].items() for v in vs])
+        url = _sandbox.url + entry["path"] + ("?" + query if query else "")
+        headers = {"Authorization": "Bearer x"}
+        body = None
+        if "json" in entry:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(entry["json"])
+        elif "form" in entry:
+            import requests
+
+            fields = [(k, v) for k, vs in entry["form"].items() for v in vs]
+            files = [(k, (name, b"x")) for k, names in entry["files"].items()
+                     for name in names]
+            prepared = requests.Request("POST", url, data=fields, files=files).prepare()
+            headers["Content-Type"] = prepared.headers["Content-Type"]
+            body = prepared.body
+        problems += check_request(entry["method"], url, headers, body)
+        checked += 1
+    print(f"\ncontract: {checked} requests from the notebooks checked against Zoom's schema")
+    if problems:
+        print("\nrequests from the notebooks that break Zoom's API schema:\n"
+              + "\n".join(sorted(set(problems))))
+        session.exitstatus = 1

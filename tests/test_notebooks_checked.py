@@ -36,3 +36,18 @@ def test_a_changed_checked_output_fails(tmp_path):
     result = run_nbval(tmp_path, "quickstart.ipynb")
     assert result.returncode == 1
     assert "genral" in result.stdout
+
+
+def test_requests_made_by_notebook_kernels_are_checked_against_zooms_schema(tmp_path):
+    import nbformat
+
+    for name in ("conftest.py", "sanitize.cfg"):
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from zoom_notebook import sandbox, api\nsandbox.login()\n"
+        "api.client().request('GET', '/chat/users/me/channels', params={'pagesize': 5})")]
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    result = run_nbval(tmp_path, "bad.ipynb")
+    assert result.returncode == 1
+    assert "query parameter 'pagesize' is not in Zoom's API" in result.stdout
