@@ -347,3 +347,14 @@ def test_notify_checks_its_target_up_front(user_env):
 
     with pytest.raises(ValidationError):
         zn.notify("x", to_channel="c", mentions=["not-an-email"])
+
+
+def test_failed_send_says_its_attachments_are_not_kept(shell, user_env, capsys):
+    shell.user_ns["PNG"] = PNG
+    user_env.inject("status", status=400, method="POST")
+    result = cell(shell, f"-c {shell.user_ns['CH']} --message figure",
+                  "from IPython.display import Image, display\ndisplay(Image(data=PNG))")
+    assert result.success
+    out = capsys.readouterr().out
+    assert "kept in the outbox" in out and "1 attachment(s)" in out and "figure-1.png" in out
+    assert [r["payload"]["message"].split("\n")[0] for r in get_outbox().saved()] == ["figure"]

@@ -354,7 +354,11 @@ class ZoomChat(Magics):  # type: ignore[misc]
             raise
         except ZoomNotebookError as exc:
             get_outbox().keep(Item(payload=draft.payload, user=draft.user), exc)
-            receipt.update(Failed.from_error(exc, where, draft.payload["message"], kept=True))
+            failed = Failed.from_error(exc, where, draft.payload["message"], kept=True)
+            if files:  # the outbox keeps text only
+                failed.hint += (f" Its {len(files)} attachment(s) "
+                                f"({', '.join(name for name, _ in files)}) are not kept.")
+            receipt.update(failed)
             return None
         receipt.update(sent)
         return sent
