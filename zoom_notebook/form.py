@@ -22,6 +22,7 @@ from .config import Settings
 from .directory import Directory, Entry
 from .errors import ValidationError, ZoomAPIError, ZoomNotebookError
 from .message import MAX_MESSAGE_LENGTH, build_message
+from .receipts import _shell
 
 NEW_THREAD = ("— new message (no thread) —", "")
 LABEL_STYLE = {"description_width": "9em"}
@@ -393,12 +394,6 @@ def _esc(text: str) -> str:
 
     return html.escape(text, quote=True)
 
-
-def _shell() -> Any:
-    import sys
-
-    ipython = sys.modules.get("IPython")
-    return ipython.get_ipython() if ipython is not None else None
 
 
 def compose(**defaults: Any) -> ComposeForm:

@@ -223,12 +223,13 @@ class Outbox:
                 self._queue.remove(item)
                 self._busy = item
             try:
-                if item.attempts == 0 and not self._superseded(item):
-                    self._journal(item, keep=True)
                 if self._superseded(item):
                     item.status = "superseded"
-                    self._journal(item, keep=False)
+                    if item.attempts:  # journaled on an earlier attempt
+                        self._journal(item, keep=False)
                 else:
+                    if item.attempts == 0:
+                        self._journal(item, keep=True)
                     self._deliver(item)
             finally:
                 with self._cond:

@@ -9,7 +9,7 @@ import html
 import sys
 from typing import Any
 
-from .errors import ZoomAPIError, ZoomNotebookError
+from .errors import ZoomAPIError
 
 
 def _shell() -> Any:
@@ -99,7 +99,3 @@ class Receipt:
     def update(self, obj: Any) -> None:
         if self._handle is not None:
             self._handle.update(obj)
-
-
-def failure_text(exc: ZoomNotebookError) -> str:
-    return f"{type(exc).__name__}: {exc}"

@@ -196,16 +196,7 @@ class Sandbox:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message received, oldest first, as the ``/_sandbox/messages`` JSON."""
-        with self.world.lock:
-            msgs = [self.world.messages[mid] for mid in self.world.order]
-        out = []
-        for m in msgs:
-            item = self.app._message_json(m)
-            item.update({"kind": m.kind, "target": m.target, "sender_id": m.sender,
-                         "edited": m.edited is not None,
-                         "file_contents": [self.world.files[f["file_id"]] for f in m.files]})
-            out.append(item)
-        return out
+        return self.app.received(with_contents=True)
 
     def requests(self) -> list[dict[str, Any]]:
         """The API requests received (method, path, query, JSON or form; never secrets)."""
@@ -217,17 +208,8 @@ class Sandbox:
         self.faults.add(kind, **options)
 
     def configure(self, **options: Any) -> None:
-        """Change limits (``qps``, ``daily``, ``channel_limits``) or ``token_lifetime``,
-        ``page_token_ttl`` while running."""
-        for key in ("qps", "daily", "channel_limits"):
-            if key in options:
-                setattr(self.limiter, key, options.pop(key))
-        for key in ("token_lifetime", "page_token_ttl", "device_interval",
-                    "device_expires_in"):
-            if key in options:
-                self.app.config[key] = float(options.pop(key))
-        if options:
-            raise TypeError(f"unknown option(s): {', '.join(options)}")
+        """Change limits or timings while running (see ``SandboxApp.configure``)."""
+        self.app.configure(options)
 
     def secrets(self) -> set[str]:
         """Every secret this sandbox issued or received: client secret, access and refresh

@@ -554,7 +554,8 @@ class SandboxApp:
             "rate_limited": self.limiter.rejected,
         })
 
-    def on_sb_messages(self, request: Request) -> Response:
+    def received(self, *, with_contents: bool = False) -> list[dict[str, Any]]:
+        """Every message received, oldest first (with file bytes if asked)."""
         with self.world.lock:
             msgs = [self.world.messages[mid] for mid in self.world.order]
         out = []
@@ -562,8 +563,28 @@ class SandboxApp:
             item = self._message_json(m)
             item.update({"kind": m.kind, "target": m.target, "sender_id": m.sender,
                          "edited": m.edited is not None})
+            if with_contents:
+                item["file_contents"] = [self.world.files[f["file_id"]] for f in m.files]
             out.append(item)
-        return json_response({"messages": out})
+        return out
+
+    def configure(self, options: dict[str, Any]) -> None:
+        """Change limits (``qps``, ``daily``, ``channel_limits``) or timings
+        (``token_lifetime``, ``page_token_ttl``, ``device_interval``,
+        ``device_expires_in``) while running."""
+        options = dict(options)
+        for key in ("qps", "daily", "channel_limits"):
+            if key in options:
+                setattr(self.limiter, key, options.pop(key))
+        for key in ("token_lifetime", "page_token_ttl", "device_interval",
+                    "device_expires_in"):
+            if key in options:
+                self.config[key] = float(options.pop(key))
+        if options:
+            raise TypeError(f"unknown option(s): {', '.join(options)}")
+
+    def on_sb_messages(self, request: Request) -> Response:
+        return json_response({"messages": self.received()})
 
     def on_sb_requests(self, request: Request) -> Response:
         with self.world.lock:
@@ -582,11 +603,8 @@ class SandboxApp:
         return json_response({"ok": True})
 
     def on_sb_config(self, request: Request) -> Response:
-        body = request.get_json(silent=True) or {}
-        for key in ("qps", "daily", "channel_limits"):
-            if key in body:
-                setattr(self.limiter, key, body[key])
-        for key in ("token_lifetime", "page_token_ttl"):
-            if key in body:
-                self.config[key] = float(body[key])
+        try:
+            self.configure(request.get_json(silent=True) or {})
+        except (TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 400)
         return json_response({"ok": True})
