@@ -76,15 +76,9 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
                  f"{lim['429s']} / {lim['lost']} / {lim['duplicated']}", "- / 0 / 0")]
 
     def notebook() -> list[Row]:
-        notebook_overhead.compile_package()
-        with tempfile.TemporaryDirectory() as tmp:
-            Path(tmp, "empty_ext.py").write_text("def load_ipython_extension(ip):\n    pass\n")
-            empty = notebook_overhead.load_ext_ms("empty_ext", n(15, 5), tmp)
-            ours = notebook_overhead.load_ext_ms("zoom_notebook", n(15, 5), tmp)
-            try:
-                other = f"{notebook_overhead.load_ext_ms('jupyternotify', n(15, 5), tmp):.1f}"
-            except Exception:
-                other = "not installed"
+        t = notebook_overhead.load_ext_times(n(15, 5))
+        empty, ours = t["empty"] or 0.0, t["zoom_notebook"] or 0.0
+        other = "not installed" if t["jupyternotify"] is None else f"{t['jupyternotify']:.1f}"
         off, on = notebook_overhead.per_cell_overhead_us(n(250, 50))
         base, alert = notebook_overhead.alert_gap_ms(n(20, 5))
         return [("`%load_ext` empty extension / zoom_notebook / jupyternotify, ms",
