@@ -98,7 +98,7 @@ def alert_gap_ms(cells: int) -> tuple[float, float]:
         os.environ.update({**sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token()})
         from zoom_notebook import api
 
-        api._clients.clear()
+        api.forget_clients()
         channel = sb.channel_id("general")
         sb.inject("delay", seconds=2.0, method="POST", count=10_000)
 

@@ -119,7 +119,7 @@ def run(sends: int = 10_000, outbox_sends: int = 10_000, rate: float = 0.2,
                 os.environ.pop(var, None)
             os.environ.update({**sb.env(), "ZOOM_CLIENT_SECRET": sb.client_secret,
                                "ZOOM_NOTEBOOK_HOME": home})
-            api._clients.clear()
+            api.forget_clients()
             sandbox_mod.login()  # a user login: expired tokens are refreshed (rotating)
             channels = [sb.channel_id(n) for n in ("general", "data-science", "alerts")]
             sb.faults.set_random(rate, _faults(), seed=seed)
@@ -179,7 +179,7 @@ def run(sends: int = 10_000, outbox_sends: int = 10_000, rate: float = 0.2,
         client.DEFAULT_TIMEOUT, client.DEFAULT_RETRY_BUDGET, retry.BACKOFF_BASE, env = saved
         os.environ.clear()
         os.environ.update(env)
-        api._clients.clear()
+        api.forget_clients()
 
 
 def table(result: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -85,13 +85,13 @@ def standalone(rounds: int) -> dict[str, Any]:
                 os.environ.pop(var, None)
             os.environ.update({**sb.env(), "ZOOM_CLIENT_SECRET": sb.client_secret,
                                "ZOOM_NOTEBOOK_HOME": str(Path(tmp) / "home")})
-            api._clients.clear()
+            api.forget_clients()
             sandbox_mod.login()
             return run(sb, rounds=rounds, control=Path(tmp) / "control")
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        api._clients.clear()
+        api.forget_clients()
 
 
 def main() -> None:

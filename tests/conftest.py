@@ -64,7 +64,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "zoom-home"
     monkeypatch.setenv("ZOOM_NOTEBOOK_HOME", str(home))
-    api._clients.clear()
+    api.forget_clients()
     api._forget_threads()
     outbox.reset_outbox()
 

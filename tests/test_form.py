@@ -130,12 +130,12 @@ def test_retry_after_a_transient_failure(form, user_env):
     form.text.value = "second try works"
     user_env.inject("status", status=429, count=1, method="POST")
     client_mod.DEFAULT_RETRY_BUDGET, old = 0.0, client_mod.DEFAULT_RETRY_BUDGET
-    zn.api._clients.clear()
+    zn.api.forget_clients()
     try:
         form.send_button.click()
     finally:
         client_mod.DEFAULT_RETRY_BUDGET = old
-        zn.api._clients.clear()
+        zn.api.forget_clients()
     assert "Not sent" in form.receipt.value
     form.retry_button.click()
     assert user_env.messages()[-1]["message"] == "second try works"

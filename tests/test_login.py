@@ -260,9 +260,11 @@ def test_6_device_flow_stops_at_expires_in_by_its_own_clock(oauth_env, monkeypat
 
 
 def test_7_minimum_scope(fake_browser):
-    """SECURITY.md 7: sending asks only for chat_message:write (+ user:read for status)."""
+    """SECURITY.md 7: sending asks only for chat_message:write, chat_message:read (to read
+    a conversation back when a send's outcome is unknown) and user:read (for status)."""
     zn.login(method="browser")
     assert query(fake_browser.opened[0])["scope"].split() == ["chat_message:write",
+                                                               "chat_message:read",
                                                                "user:read"]
     zn.login(method="browser", scopes=auth.COMPOSE_SCOPES)
     assert "chat_channel:read" in query(fake_browser.opened[1])["scope"]

@@ -108,7 +108,7 @@ def test_13_invalid_grant_logs_out_without_looping(logged_in, http_recorder):
     logged_in.oauth.refresh_tokens[rec["refresh_token"]]["alive"] = False  # revoked
     rec["expires_at"] = int(time.time()) - 10
     store().write(rec)
-    zn.api._clients.clear()
+    zn.api.forget_clients()
     with pytest.raises(ReauthRequired, match="log in again"):
         zn.send("x", to_channel=logged_in.channel_id("general"))
     assert logged_in.counters["refresh_token"] == 1

@@ -96,10 +96,13 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext zoom_notebook``: register the ``%zoomchat`` magics (cheaply)."""
+    """``%load_ext zoom_notebook``: register the ``%zoomchat`` magics (cheaply), and
+    deliver in the background what a dead kernel left in the outbox."""
     from .magics import register
+    from .outbox import recover_soon
 
     register(ipython)
+    recover_soon()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .config import Settings
 from .errors import ValidationError
-from .message import MAX_MESSAGE_LENGTH, Mentions, build_message
+from .message import Mentions
 from .outbox import Item, get_outbox
 from .receipts import Failed, Receipt, Sending
 
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 def resolve_target(to_channel: str | None, to_contact: str | None,
-                   settings: Settings) -> dict[str, str]:
+                   settings: Settings) -> dict[str, Any]:
     """The explicit target, else the configured default channel or contact."""
     if to_channel is not None or to_contact is not None:
         return {k: v for k, v in (("to_channel", to_channel), ("to_contact", to_contact))
@@ -39,45 +39,44 @@ def resolve_target(to_channel: str | None, to_contact: str | None,
                           "= '...'` or default_channel in config.json)")
 
 
-def fit(text: str, budget: int = MAX_MESSAGE_LENGTH) -> str:
-    """Cut ``text`` to ``budget`` characters, keeping its first line (what happened) and
-    the end of the rest (the latest output, the error)."""
-    if len(text) <= budget:
-        return text
-    first, _, rest = text.partition("\n")
-    first = first[: budget // 2]
-    room = budget - len(first) - 2
-    return first + "\n…" + (rest[-room:] if room > 0 else "")
+def check_alert_target(target: dict[str, Any], mentions: Mentions, reply_to: str | None,
+                       settings: Settings | None = None) -> None:
+    """Validate a target, mentions and reply id (``"last"`` included) before any work."""
+    from .api import prepare
 
-
-def check_alert_target(target: dict[str, str], mentions: Mentions, reply_to: str | None
-                       ) -> None:
-    """Validate a target, mentions and reply id before any work is done."""
-    build_message("x", mentions=mentions,
-                  reply_to=None if reply_to in (None, "last") else reply_to, **target)
+    prepare("x", mentions=mentions, reply_to=reply_to, settings=settings, **target)
 
 
 def post_alert(message: str, *, to_channel: str | None = None, to_contact: str | None = None,
                mentions: Mentions = None, reply_to: str | None = None,
                reply_ref: Item | None = None, show: bool = True,
                settings: Settings | None = None) -> Item | None:
-    """Queue one alert in the outbox (returns at once) with a receipt that updates in
-    place. Returns the outbox item, or None for a dry run."""
+    """Queue one alert in the outbox (returns once it is on disk) with a receipt that
+    updates in place. Returns the outbox item, or None for a dry run.
+
+    The message is built by ``api.prepare`` like every other message (``reply_to="last"``,
+    mentions, Zoom's limits), cut to fit rather than refused."""
+    from .api import prepare, thread_key
+
     settings = settings or Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
-    budget = MAX_MESSAGE_LENGTH - (200 if mentions else 0)  # mentions may go in front
-    payload = build_message(fit(message, budget), mentions=mentions, reply_to=reply_to,
-                            **target)
-    where = next(iter(target.values()))
+    draft = prepare(message, mentions=mentions, reply_to=reply_to, settings=settings,
+                    fit=True, **target)
+    payload = draft.payload
     if settings.dry_run:
         if show:
-            Receipt(Sending(where, payload["message"], note="dry run: not sent"))
+            Receipt(Sending(draft.target, payload["message"], note="dry run: not sent"))
         return None
-    receipt = Receipt(Sending(where, payload["message"], note="queued"), show=show)
+    receipt = Receipt(Sending(draft.target, payload["message"], note="queued"), show=show)
     item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
-                reply_ref=reply_ref)
+                reply_ref=reply_ref, thread_key=list(thread_key(draft)))
     item.on_done = functools.partial(_update_receipt, receipt)
-    return get_outbox().put(item)
+    get_outbox().put(item)
+    if item.save_error and item.status == "queued":
+        receipt.update(Sending(draft.target, payload["message"], note=(
+            f"queued in memory only — it could not be saved to the outbox "
+            f"({item.save_error}); if this kernel dies before it is sent, it is lost")))
+    return item
 
 
 def _update_receipt(receipt: Receipt, item: Item) -> None:
@@ -132,7 +131,7 @@ class notify:  # a class used like a function: ``with zn.notify(...)``
                  reply_to: str | None = None, after: float = 0.0, show: bool = True) -> None:
         settings = Settings.load()
         self._target = resolve_target(to_channel, to_contact, settings)
-        check_alert_target(self._target, mentions, reply_to)
+        check_alert_target(self._target, mentions, reply_to, settings)
         self.message = message
         self.mentions = mentions
         self.reply_to = reply_to
@@ -187,7 +186,7 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
     """
     settings = Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
-    check_alert_target(target, mentions, reply_to)
+    check_alert_target(target, mentions, reply_to, settings)
     if total is None:
         try:
             total = len(iterable)  # type: ignore[arg-type]
@@ -249,10 +248,14 @@ class Progress(Generic[T]):
         self._finished = final
         if self.item is None:  # dry run
             return
-        kind, where = next(iter(self._target.items()))
+        from .api import prepare
+
         try:
-            get_outbox().put(Item(payload={"message": fit(text), kind: where}, kind="edit",
-                                  ref=self.item, user=self.item.user))
+            draft = prepare(text, settings=self._settings, fit=True, **self._target)
+            # An edit carries the text and the conversation only (Zoom's PUT body).
+            payload = {"message": draft.payload["message"], draft.kind: draft.target}
+            get_outbox().put(Item(payload=payload, kind="edit", ref=self.item,
+                                  user=self.item.user))
         except Exception as exc:  # never hurt the loop
             warnings.warn(f"zoom-notebook could not queue a progress edit: {exc}",
                           stacklevel=3)

@@ -11,12 +11,14 @@ from typing import Any, Iterable, Union
 
 from .config import Settings
 from .errors import ValidationError
-from .message import Mentions, build_message, check_id
+from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
 _lock = threading.Lock()
-_clients: dict[Settings, Any] = {}
+#: one client per credential source and sender (not per settings value: changing
+#: ``%config ZoomChat.default_channel`` must not make a second client and token)
+_clients: dict[tuple[Any, ...], Any] = {}
 #: (api_url, sender, "to_channel"|"to_contact", target) -> main message id of the thread
 #: this process last sent to in that conversation.
 _last_main: dict[tuple[str, str, str, str], str] = {}
@@ -64,7 +66,8 @@ class SentMessage:
         for att in self.attachments:
             rows.append(("file", f"{att.name} ({att.id})" if att.id
                          else f"{att.name} — NOT SENT: {att.error}"))
-        rows.append(("id", self.id or "(dry run: nothing sent)"))
+        rows.append(("id", self.id or ("(dry run: nothing sent)" if self.dry_run
+                                       else "(delivered; Zoom gave no message id)")))
         return rows
 
     def __repr__(self) -> str:
@@ -88,20 +91,39 @@ class SentMessage:
                 f"<pre style='white-space:pre-wrap'>{preview}</pre></div>")
 
 
+def credential_key(settings: Settings) -> tuple[Any, ...]:
+    """What identifies a client: where it sends, and the credential source it uses."""
+    urls = (settings.api_url, settings.file_api_url, settings.user)
+    if settings.access_token:
+        return ("access-token", settings.access_token, *urls)
+    if settings.account_id:
+        return ("server-to-server", settings.oauth_url, settings.account_id,
+                settings.client_id, settings.client_secret, *urls)
+    return ("user", str(settings.home_dir), settings.oauth_url, settings.client_id,
+            settings.client_secret, *urls)
+
+
 def _client_for(settings: Settings) -> Any:
     from .client import ZoomChatClient
 
-    with _lock:  # Settings is a frozen dataclass: equal settings share one client
-        client = _clients.get(settings)
+    key = credential_key(settings)
+    with _lock:
+        client = _clients.get(key)
         if client is None:
             client = ZoomChatClient.from_settings(settings)
-            _clients[settings] = client
+            _clients[key] = client
         return client
 
 
 def client(settings: Settings | None = None) -> Any:
     """The shared :class:`ZoomChatClient` for the current settings."""
     return _client_for(settings or Settings.load())
+
+
+def forget_clients() -> None:
+    """Drop the shared clients (after login or logout, and in tests)."""
+    with _lock:
+        _clients.clear()
 
 
 def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
@@ -157,6 +179,35 @@ class Draft:
                            mentions=mention_names, user=self.sender)
 
 
+def fit_text(text: str, budget: int = MAX_MESSAGE_LENGTH) -> str:
+    """Cut ``text`` to ``budget`` characters, keeping its first line (what happened) and
+    the end of the rest (the latest output, the error)."""
+    if len(text) <= budget:
+        return text
+    first, _, rest = text.partition("\n")
+    first = first[: budget // 2]
+    room = budget - len(first) - 2
+    return first + "\n…" + (rest[-room:] if room > 0 else "")
+
+
+def _build(message: str, fit: bool, **fields: Any) -> dict[str, Any]:
+    """``build_message``; with ``fit``, a text too long for Zoom (mentions put in front
+    included) is cut to fit instead of refused."""
+    if not fit:
+        return build_message(message, **fields)
+    text = fit_text(message) if isinstance(message, str) else message
+    for _ in range(4):
+        try:
+            return build_message(text, **fields)
+        except ValidationError as exc:
+            if exc.field != "message" or not isinstance(text, str) or len(text) < 2:
+                raise
+            built = build_message(text[:1], **fields)  # what the mentions in front take
+            over = len(built["message"]) - 1
+            text = fit_text(message, max(1, MAX_MESSAGE_LENGTH - over))
+    return build_message(text, **fields)
+
+
 def prepare(
     message: str,
     *,
@@ -167,14 +218,19 @@ def prepare(
     files: Iterable[FileSpec] = (),
     user: str | None = None,
     settings: Settings | None = None,
+    fit: bool = False,
 ) -> Draft:
-    """Check everything and build the request, with no token or network work."""
+    """Check everything and build the request, with no token or network work.
+
+    This is the one place a message is built, for every entry point: ``zn.send``, the
+    magics, the form, the CLI, alerts, ``notify`` and ``progress``. ``fit``: cut a text
+    that is too long (alerts) instead of raising :class:`ValidationError`.
+    """
     settings = settings or Settings.load()
     if user is not None:
         check_id("user", user)
-    payload = build_message(message, to_contact=to_contact, to_channel=to_channel,
-                            reply_to=None if reply_to == "last" else reply_to,
-                            mentions=mentions)
+    payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
+                     reply_to=None if reply_to == "last" else reply_to, mentions=mentions)
     blobs = _read_files(files)
     kind = "to_channel" if "to_channel" in payload else "to_contact"
     target = payload[kind]
@@ -192,7 +248,14 @@ def prepare(
 
 
 def deliver(draft: Draft) -> SentMessage:
-    """Send a prepared message (and its files) now; return the receipt."""
+    """Send a prepared message (and its files) now; return the receipt.
+
+    An unknown outcome is resolved by reading the conversation back (see
+    :mod:`zoom_notebook.resolve`) before :class:`OutcomeUnknown` is raised: found, it
+    is delivered; provably absent, it is sent again; unreadable, it is raised.
+    """
+    from .resolve import send_resolved
+
     sent = draft.receipt()
     settings, kind, target = draft.settings, draft.kind, draft.target
     if settings.dry_run:
@@ -202,12 +265,18 @@ def deliver(draft: Draft) -> SentMessage:
         sent.attachments = [Attachment(name) for name, _ in draft.files]
         return sent
     client = _client_for(settings)
+    _recover_once()
     sent.user = draft.user or client.user
     file_target = target
     if draft.files and kind == "to_contact" and "@" in target:
         file_target = _contact_id(client, target)  # before anything is delivered
-    sent.id = client.send_message(draft.payload, user=draft.user)
-    remember_thread(draft, sent.id)
+    outcome = send_resolved(client, draft.payload, user=draft.user)
+    if outcome.state != "sent":
+        assert outcome.error is not None
+        raise outcome.error
+    sent.id = outcome.message_id
+    if sent.id is not None:
+        remember_thread(draft, sent.id)
     thread = draft.reply_to or sent.id
     for name, content in draft.files:
         att = Attachment(name)
@@ -220,11 +289,41 @@ def deliver(draft: Draft) -> SentMessage:
     return sent
 
 
+def room(probe: Draft) -> int:
+    """Characters left for the text once the mentions of ``probe`` (a draft of one
+    character) are put in front of it."""
+    return MAX_MESSAGE_LENGTH - (len(probe.payload["message"]) - 1)
+
+
+_recovering = False
+
+
+def _recover_once() -> None:
+    """The first send of a process also delivers what a dead one left (in the
+    background; see :mod:`zoom_notebook.outbox`)."""
+    global _recovering
+    if not _recovering:
+        _recovering = True
+        from .outbox import recover_soon
+
+        recover_soon()
+
+
+def thread_key(draft: Draft) -> tuple[str, str, str, str]:
+    """The conversation key ``reply_to="last"`` looks up for this draft."""
+    return _conversation(draft.settings, draft.sender, draft.kind, draft.target)
+
+
 def remember_thread(draft: Draft, message_id: str) -> None:
     """Record the thread of a delivered message for ``reply_to="last"``."""
+    note_thread(thread_key(draft), draft.reply_to or message_id)
+
+
+def note_thread(key: Iterable[str], main_id: str) -> None:
+    """``key`` (see :func:`thread_key`) last sent into the thread of ``main_id``."""
+    a, b, c, d = key
     with _lock:
-        _last_main[_conversation(draft.settings, draft.sender, draft.kind, draft.target)] = (
-            draft.reply_to or message_id)
+        _last_main[(a, b, c, d)] = main_id
 
 
 def send(

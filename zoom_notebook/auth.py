@@ -2,8 +2,10 @@
 ``status()`` and ``logout()``. All OAuth goes through authlib's ``OAuth2Session``.
 
 The scope asked for is the minimum the feature needs (SECURITY.md 7): sending needs
-``chat_message:write``; ``status()`` needs ``user:read``; the compose form's pickers need
-the read scopes, asked for with ``login(scopes=COMPOSE_SCOPES)``.
+``chat_message:write``, and ``chat_message:read`` to read a conversation back when the
+outcome of a send is unknown (so it is neither lost nor sent twice); ``status()`` needs
+``user:read``; the compose form's pickers need the channel and contact read scopes, asked
+for with ``login(scopes=COMPOSE_SCOPES)``.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings
-from .credentials import TOKEN_TIMEOUT
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
+from .retry import TOKEN_TIMEOUT
 from .store import TokenStore
 from .userauth import oauth_session, token_record
 
-SEND_SCOPES = ("chat_message:write", "user:read")
-COMPOSE_SCOPES = (*SEND_SCOPES, "chat_message:read", "chat_channel:read", "chat_contact:read")
+#: ``chat_message:read`` lets an unknown outcome be settled by reading the conversation
+#: back instead of guessing (docs/delivery.md); ``user:read`` names the sender.
+SEND_SCOPES = ("chat_message:write", "chat_message:read", "user:read")
+COMPOSE_SCOPES = (*SEND_SCOPES, "chat_channel:read", "chat_contact:read")
 #: Environment markers of kernels whose browser is on another machine.
 REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG",
                   "COLAB_GPU", "COLAB_JUPYTER_IP", "ZOOM_NOTEBOOK_REMOTE")
@@ -62,8 +66,7 @@ def show(html_text: str, plain: str) -> None:
 def _forget_clients() -> None:
     from . import api
 
-    with api._lock:
-        api._clients.clear()
+    api.forget_clients()
 
 
 @dataclasses.dataclass

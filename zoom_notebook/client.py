@@ -21,7 +21,7 @@ from .config import Settings
 from .credentials import Credentials
 from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ValidationError, ZoomAPIError
 from .message import check_id, check_target
-from .retry import backoff_delay, parse_retry_after
+from .retry import backoff_delay, is_connect_error, wait_for
 from .secret import Secret
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,21 +38,6 @@ _UNKNOWN_STATUSES = (500, 502, 504)
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _is_connect_error(exc: BaseException) -> bool:
-    """True when the error happened before any byte of the request was sent."""
-    import requests
-    import urllib3.exceptions
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps it
-        return isinstance(reason, (urllib3.exceptions.NewConnectionError,
-                                   urllib3.exceptions.ConnectTimeoutError))
-    return False
 
 
 class ZoomChatClient:
@@ -74,6 +59,7 @@ class ZoomChatClient:
         timeout: tuple[float, float] | None = None,
         retry_budget: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.credentials = credentials
         self.api_url = api_url.rstrip("/")
@@ -83,9 +69,11 @@ class ZoomChatClient:
         # Read at construction so a program (or a test) can lower it for all clients.
         self.retry_budget = DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget
         self._sleep = sleep
+        self._clock = clock  # wall clock (only compared with Zoom's own Date header)
         self._session = session
         self._session_lock = threading.Lock()
         self._pause_until = 0.0  # monotonic time before which no request starts
+        self._identities: dict[str, dict[str, str] | None] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> "ZoomChatClient":
@@ -157,7 +145,7 @@ class ZoomChatClient:
                 resp = self._send(method, url, token, params=params, json=json,
                                   data=data, files=files)
             except requests.RequestException as exc:
-                if _is_connect_error(exc):
+                if is_connect_error(exc):
                     if self._backoff(attempt, deadline):
                         attempt += 1
                         continue
@@ -179,22 +167,15 @@ class ZoomChatClient:
             body = _json_or_empty(resp)
             code = body.get("code") if isinstance(body.get("code"), int) else None
             if status in (429, 503):
-                retry_at = parse_retry_after(resp.headers.get("Retry-After"))
-                limit_type = resp.headers.get("X-RateLimit-Type")
-                daily = (limit_type or "").lower().startswith("daily") or (
-                    "daily" in str(body.get("message", "")).lower())
-                if not daily:
-                    wait = (retry_at - _utcnow()).total_seconds() if retry_at else None
-                    if wait is None:
-                        wait = backoff_delay(attempt)
-                    if time.monotonic() + wait <= deadline:
-                        self._sleep(max(0.0, wait))
-                        attempt += 1
-                        continue
+                wait = wait_for(resp.headers, body.get("message", ""), attempt, self._clock)
+                if not wait.daily and time.monotonic() + wait.seconds <= deadline:
+                    self._sleep(wait.seconds)
+                    attempt += 1
+                    continue
                 if status == 429:
                     raise RateLimited(status, code, str(body.get("message") or "Rate limited"),
-                                      _tracking_id(resp), retry_at=retry_at,
-                                      limit_type=limit_type)
+                                      _tracking_id(resp), retry_at=wait.retry_at,
+                                      limit_type=wait.limit_type)
             if (status == 401 or code == 124) and not refreshed:
                 refreshed = True
                 if self.credentials.force_refresh(token):
@@ -264,12 +245,14 @@ class ZoomChatClient:
             params = {**params, "next_page_token": token}
 
     # ------------------------------------------------------------------ Team Chat
-    def send_message(self, payload: Mapping[str, Any], *, user: str | None = None) -> str:
-        """POST a message body (see :func:`zoom_notebook.message.build_message`); return its id."""
+    def send_message(self, payload: Mapping[str, Any], *, user: str | None = None
+                     ) -> str | None:
+        """POST a message body (see :func:`zoom_notebook.message.build_message`); return its
+        id, or None when Zoom answered 201 without one (delivered, id unknown)."""
         target = payload.get("to_channel") or payload.get("to_contact")
         resp = self.request("POST", f"/chat/users/{self._user_path(user)}/messages",
                             json=dict(payload), describe=(target, payload.get("message")))
-        return str(resp.json()["id"])
+        return _new_id(resp)
 
     def edit_message(self, message_id: str, message: str, *, to_channel: str | None = None,
                      to_contact: str | None = None, user: str | None = None) -> None:
@@ -293,7 +276,26 @@ class ZoomChatClient:
             "POST", f"/chat/users/{self._user_path(user)}/messages/files", base="file",
             data=data, files=[("files", (name, content, mime))], describe=(target, name),
         )
-        return str(resp.json()["id"])
+        return _new_id(resp) or ""
+
+    def identity(self, user: str | None = None) -> dict[str, str] | None:
+        """Who sends as ``user`` (``email``, ``id``, ``member_id``), to recognise our own
+        messages when reading a conversation back; None if Zoom will not say (no
+        ``user:read`` scope). Looked up once per user."""
+        who = user or self.user
+        if who in self._identities:
+            return self._identities[who]
+        found: dict[str, str] | None
+        if who != "me":
+            found = {"email": who} if "@" in who else {"id": who}
+        else:
+            try:
+                body = self.me()
+                found = {k: str(body[k]) for k in ("email", "id", "member_id") if body.get(k)}
+            except (ZoomAPIError, ConnectFailed, OutcomeUnknown, RateLimited):
+                found = None
+        self._identities[who] = found
+        return found
 
     def me(self) -> dict[str, Any]:
         """The sending user (``GET /users/me``, or ``/users/{user}`` for a
@@ -364,6 +366,12 @@ def check_file(name: str, content: bytes) -> None:
     if len(content) > limit:
         raise ValidationError("files", f"{name} is {len(content)} bytes; Zoom allows "
                                        f"{limit // (1024 * 1024)} MB for this kind of file")
+
+
+def _new_id(resp: "requests.Response") -> str | None:
+    """The ``id`` of a 201 answer, or None when the body has none."""
+    value = _json_or_empty(resp).get("id")
+    return str(value) if isinstance(value, (str, int)) and str(value) else None
 
 
 def _json_or_empty(resp: "requests.Response") -> dict[str, Any]:

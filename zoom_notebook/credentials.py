@@ -17,15 +17,8 @@ from typing import Any, Protocol
 
 from .config import Settings
 from .errors import AuthError, ValidationError
+from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
 from .secret import Secret, hide
-
-#: connect and read timeouts for token requests (SECURITY.md 17)
-TOKEN_TIMEOUT = (5.0, 30.0)
-
-
-def refresh_margin(lifetime: float) -> float:
-    """Renew when less than min(60 s, half the token's lifetime) remains (CONTRACT.md)."""
-    return min(60.0, max(lifetime, 0.0) / 2.0)
 
 
 class Credentials(Protocol):
@@ -124,8 +117,6 @@ class ServerToServer:
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
             )
         try:
-            from .userauth import with_connect_retries
-
             token = with_connect_retries(lambda: self._session.fetch_token(
                 self._token_url, grant_type="account_credentials",
                 account_id=self._account_id, timeout=TOKEN_TIMEOUT,

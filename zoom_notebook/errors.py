@@ -162,12 +162,18 @@ class OutcomeUnknown(ZoomNotebookError):
         self.reason = reason
         self.target = target
         self.text = text
-        where = f" to {target}" if target else ""
-        super().__init__(
-            f"Outcome unknown for {method} {path}{where}: {reason}. The message may or may "
-            "not have been delivered; it was not sent again automatically. Check the "
-            "conversation in Zoom and resend it by hand if it is missing."
-        )
+        #: why reading Zoom back did not settle it (set by zoom_notebook.resolve)
+        self.resolution: str | None = None
+        super().__init__(method, path, reason)
+
+    def __str__(self) -> str:
+        where = f" to {self.target}" if self.target else ""
+        checked = (f" Reading the conversation back did not settle it: {self.resolution}."
+                   if self.resolution else "")
+        return (f"Outcome unknown for {self.method} {self.path}{where}: {self.reason}."
+                f"{checked} The message may or may not have been delivered; it was not sent "
+                "again automatically. Check the conversation in Zoom and resend it by hand "
+                "if it is missing.")
 
 
 class ConnectFailed(ZoomNotebookError):

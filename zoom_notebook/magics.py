@@ -183,7 +183,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
         overrides.update({k: v for k, v in args.items() if v is not None})
         return Settings.load(overrides)
 
-    def _target(self, args: argparse.Namespace, settings: Any) -> dict[str, str]:
+    def _target(self, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         from .alerts import resolve_target
 
         return resolve_target(args.channel, args.contact, settings)
@@ -268,9 +268,11 @@ class ZoomChat(Magics):  # type: ignore[misc]
         settings = self.settings(dry_run=True if args.dry_run else None)
         target = self._target(args, settings)
         mentions = parse_mentions(args.mentions)
-        # Check target, mentions and 'last' before the cell runs.
-        api.prepare("x", mentions=mentions, reply_to=args.reply_to, settings=settings,
-                    **target)
+        # Check target, mentions and 'last' before the cell runs; what the mentions put in
+        # front of the text takes from the room the cell's output has.
+        probe = api.prepare("x", mentions=mentions, reply_to=args.reply_to,
+                            settings=settings, **target)
+        room = api.room(probe)
         if args.compose:
             text = fill_template(cell.strip("\n"), self.ip.user_ns)
             sent = self._send(text, target, args.reply_to, mentions, [], settings)
@@ -284,7 +286,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
         start = time.perf_counter()
         capture.run(cell)
         took = time.perf_counter() - start
-        text, files = self._compose_output(args, capture, count, took, mentions)
+        text, files = self._compose_output(args, capture, count, took, room)
         sent = self._send(text, target, args.reply_to, mentions, files, settings)
         self._store(args, sent)
         if capture.error is not None:
@@ -292,9 +294,8 @@ class ZoomChat(Magics):  # type: ignore[misc]
         return None
 
     def _compose_output(self, args: argparse.Namespace, capture: Any, count: int,
-                        took: float, mentions: Any) -> tuple[str, list[tuple[str, bytes]]]:
+                        took: float, budget: int) -> tuple[str, list[tuple[str, bytes]]]:
         from .alerts import duration, short_traceback, where_and_when
-        from .message import MAX_MESSAGE_LENGTH
 
         failed = capture.error is not None
         if args.message:
@@ -308,7 +309,6 @@ class ZoomChat(Magics):  # type: ignore[misc]
             body = (body + "\n" + short_traceback(capture.error)).strip()
         text = head + ("\n" + body if body else "")
         files: list[tuple[str, bytes]] = []
-        budget = MAX_MESSAGE_LENGTH - (200 if mentions else 0)
         if len(text) > budget:
             name = f"cell-{count}-output.txt"
             note = f"\n… (the whole output is attached: {name})"
@@ -324,7 +324,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
                 files.append((f"cell-{count}-figure-{i}.{ext}", blob))
         return text, files
 
-    def _send(self, text: str, target: dict[str, str], reply_to: str | None, mentions: Any,
+    def _send(self, text: str, target: dict[str, Any], reply_to: str | None, mentions: Any,
               files: list[tuple[str, bytes]], settings: Any) -> Any:
         """Send now and show the receipt (updated in place); a Zoom failure is shown and
         the message kept in the outbox, never lost."""
@@ -353,9 +353,15 @@ class ZoomChat(Magics):  # type: ignore[misc]
             receipt.update(Failed(where, draft.payload["message"], "invalid input"))
             raise
         except ZoomNotebookError as exc:
-            get_outbox().keep(Item(payload=draft.payload, user=draft.user), exc)
-            failed = Failed.from_error(exc, where, draft.payload["message"], kept=True)
-            if files:  # the outbox keeps text only
+            item = Item(payload=draft.payload, user=draft.user,
+                        thread_key=list(api.thread_key(draft)))
+            try:
+                kept = get_outbox().keep(item, exc)
+            except Exception as err:  # the outbox itself is unusable: say so plainly
+                kept, item.save_error = False, str(err)
+            failed = Failed.from_error(exc, where, draft.payload["message"], kept=kept,
+                                       not_kept=item.save_error)
+            if files and kept:  # the outbox keeps text only
                 failed.hint += (f" Its {len(files)} attachment(s) "
                                 f"({', '.join(name for name, _ in files)}) are not kept.")
             receipt.update(failed)
@@ -392,6 +398,8 @@ class ZoomChat(Magics):  # type: ignore[misc]
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:
+        from IPython.display import display
+
         from .outbox import get_outbox
         from .receipts import Failed
 
@@ -399,9 +407,19 @@ class ZoomChat(Magics):  # type: ignore[misc]
         if args.clear:
             print(f"zoom-notebook: discarded {box.discard_saved()} saved message(s).")
             return None
+        tried = [] if args.list else box.retry_saved(include_unknown=args.unknown)
+        sent = [i for i in tried if i.status == "sent"]
+        if tried:
+            print(f"zoom-notebook: {len(sent)} of {len(tried)} saved message(s) delivered "
+                  "now.")
         saved = box.saved()
+        if box.damaged:
+            print(f"zoom-notebook: {len(box.damaged)} damaged line(s) of {box.path} were "
+                  f"skipped (line {', '.join(map(str, box.damaged[:5]))}); the other "
+                  "messages are unaffected.")
         if not saved:
-            print("zoom-notebook: the outbox is empty: every message was delivered.")
+            print("zoom-notebook: the outbox is empty: every saved message was delivered."
+                  if not box.damaged else "zoom-notebook: no other message is waiting.")
             return None
         print(f"zoom-notebook: {len(saved)} undelivered message(s):")
         for record in saved:
@@ -409,17 +427,14 @@ class ZoomChat(Magics):  # type: ignore[misc]
             where = payload.get("to_channel") or payload.get("to_contact")
             flag = " (outcome unknown)" if record.get("status") == "unknown" else ""
             print(f"  - to {where}{flag}: {payload['message'][:80]!r} — {record.get('error')}")
-        if args.list:
-            return None
-        items = box.retry_saved(include_unknown=args.unknown)
-        sent = [i for i in items if i.status == "sent"]
-        print(f"zoom-notebook: {len(sent)} of {len(items)} delivered now.")
-        for item in items:
+        for item in tried:
             if item.status != "sent":
-                from IPython.display import display
-
-                display(Failed(item.target, item.payload["message"], item.error or "?",  # type: ignore[no-untyped-call]
-                               "It is still kept in the outbox."))
+                display(Failed(item.target, item.text, item.error or "?",  # type: ignore[no-untyped-call]
+                               item.hint or "It is still kept in the outbox.",
+                               unknown=item.status == "unknown"))
+        if any(r.get("status") == "unknown" for r in saved):
+            print("`%zoomchat outbox --unknown` checks those in Zoom again and resends the "
+                  "ones it cannot find (or cannot read back).")
         return None
 
 

@@ -1,16 +1,26 @@
-"""The outbox: background delivery for alerts, ``notify`` and ``progress``.
+"""The outbox: durable background delivery for alerts, ``notify`` and ``progress``.
 
-- ``put()`` is cheap (an in-memory append): the user's computation never waits for Zoom.
-- One worker thread delivers in order per conversation; the client already retries
-  what cannot have been delivered (SECURITY.md 18-19) and paces under Zoom's limits;
-  the outbox adds later attempts, with backoff, for errors that may clear (network down,
-  rate limits, server busy, an expired login).
-- Nothing is lost silently (SECURITY.md 20): before its first attempt an item is written
-  to the journal ``outbox.jsonl`` in ``ZOOM_NOTEBOOK_HOME`` (0600, append-only, compacted
-  atomically) and removed only when delivered. What is still there when the kernel
-  exits (or was killed) is offered again next time: ``%zoomchat outbox`` lists and
-  retries it. An outcome that is unknown (the request may have arrived) is kept and
-  shown, but never re-sent automatically.
+How a message moves (docs/delivery.md): ``api.prepare()`` builds it; :meth:`Outbox.put`
+writes it to the journal and returns (the computation never waits for Zoom); the worker
+thread marks it in flight, delivers it (:func:`zoom_notebook.resolve.send_resolved`:
+an unknown outcome is settled by reading Zoom back), and records the result.
+
+- Durable before acknowledged (SECURITY.md 25): ``put()`` returns once the record is in
+  the journal ``outbox.jsonl`` (fsync). Each line carries a checksum; a damaged line is
+  reported and skipped and never hides the others; a torn last line is closed before
+  anything is appended after it (SECURITY.md 29).
+- Leases (SECURITY.md 27): a record names its owner (host, boot id, PID namespace, PID,
+  process start time), so a dead owner is told from a live one even when its PID was
+  reused (a restarted container, a zombie). On another host or PID namespace the owner's
+  lease, renewed while it lives, expires instead.
+- What a dead process left queued is delivered by the next process that uses the
+  package (a send, an alert, ``%zoomchat outbox``, ``%load_ext``); what it left in
+  flight is first resolved by reading Zoom back (SECURITY.md 26), so it arrives exactly
+  once. A record whose outcome cannot be read back stays "unknown" and is shown, never
+  re-sent by itself.
+- Progress edits never become new messages: an edit waits for its message; if that
+  message is not delivered yet, the latest text is folded into it and put in place with
+  one edit once it is.
 """
 
 from __future__ import annotations
@@ -20,29 +30,112 @@ import contextlib
 import dataclasses
 import json
 import os
+import socket
+import sys
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from .errors import (
-    AuthError,
-    ConnectFailed,
-    OutcomeUnknown,
-    RateLimited,
-    ValidationError,
-    ZoomAPIError,
-    ZoomNotebookError,
-)
+from .errors import OutcomeUnknown, ValidationError, ZoomNotebookError
 
 OUTBOX_FILE = "outbox.jsonl"
-COMPACT_AFTER = 2000  # journal lines before it is rewritten with only what is kept
 LOCK_FILE = "outbox.lock"
-MAX_ATTEMPTS = 4
+COMPACT_AFTER = 2000  # journal lines before it is rewritten with only what is kept
 EXIT_FLUSH_SECONDS = 5.0
+#: Seconds an owner's claim lasts on another host or PID namespace unless renewed.
+LEASE_SECONDS = 120.0
+#: Delivered ids kept in a compacted journal (for read-back matching), in seconds.
+DELIVERED_MEMORY = 3600.0
+
+#: statuses on disk: queued (accepted, not tried), inflight (being tried: it may have
+#: arrived), failed (given up on; ``%zoomchat outbox`` retries it), unknown (it may have
+#: arrived and Zoom cannot be read back). In memory also: sent, superseded.
+AT_REST = ("failed", "unknown")
 
 
+class JournalError(ZoomNotebookError, OSError):
+    """Raised when: the outbox journal cannot be written (a full or read-only home)."""
+
+
+# ---------------------------------------------------------------------- who owns a record
+_owner_cache: tuple[int, dict[str, Any]] | None = None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of ``pid``, from /proc."""
+    text = _read(f"/proc/{pid}/stat")
+    if not text or ")" not in text:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _pidns() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def owner() -> dict[str, Any]:
+    """This process as a record owner: host, boot id, PID namespace, PID, start time."""
+    global _owner_cache
+    pid = os.getpid()
+    if _owner_cache is None or _owner_cache[0] != pid:  # computed again after a fork
+        stat = _proc_stat(pid)
+        _owner_cache = (pid, {"host": socket.gethostname(),
+                              "boot": _read("/proc/sys/kernel/random/boot_id") or "",
+                              "pidns": _pidns(), "pid": pid,
+                              "start": stat[1] if stat else ""})
+    return dict(_owner_cache[1])
+
+
+def owner_key(who: dict[str, Any] | None) -> str:
+    who = who or {}
+    return "/".join(str(who.get(k, "")) for k in ("host", "boot", "pidns", "pid", "start"))
+
+
+def owner_alive(who: dict[str, Any] | None, leases: dict[str, float],
+                now: float | None = None) -> bool:
+    """Is the process that owns a record still running?"""
+    if not who:
+        return False
+    me = owner()
+    if owner_key(who) == owner_key(me):
+        return True
+    now = time.time() if now is None else now
+    if who.get("host") == me["host"] and who.get("boot") and who.get("boot") != me["boot"]:
+        return False  # this machine rebooted since: that process is gone
+    local = all(who.get(k) == me[k] for k in ("host", "boot", "pidns"))
+    if local and me["start"]:  # same kernel and PID namespace: ask /proc
+        stat = _proc_stat(int(who.get("pid") or 0))
+        return stat is not None and stat[0] not in ("Z", "X") and stat[1] == str(
+            who.get("start"))
+    if local:  # no /proc (macOS): a signal 0 tells if the PID exists
+        try:
+            os.kill(int(who.get("pid") or 0), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, OverflowError, ValueError):
+            pass
+        else:
+            return True
+    # another host, or another PID namespace (a container): the lease decides
+    return max(leases.get(owner_key(who), 0.0), float(who.get("expires") or 0.0)) > now
+
+
+# ---------------------------------------------------------------------- items
 @dataclasses.dataclass
 class Item:
     """One message to deliver: a new message (``send``) or an edit of one (``edit``)."""
@@ -56,12 +149,24 @@ class Item:
     reply_ref: Item | None = None
     id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     created: float = dataclasses.field(default_factory=time.time)
-    status: str = "pending"  # pending | sent | failed | unknown | superseded
+    status: str = "queued"
     message_id: str | None = None
     error: str | None = None
     hint: str | None = None
     attempts: int = 0
     next_attempt: float = 0.0
+    #: wall time of the first attempt (the read-back window starts there)
+    attempted_at: float | None = None
+    #: for a send: the latest progress text, to put in place once it is delivered
+    latest: str | None = None
+    #: ``api.thread_key`` of the draft, so ``reply_to="last"`` follows alerts too
+    thread_key: list[str] | None = None
+    #: it may already have been sent by a process that died: read Zoom back first
+    resolve_first: bool = False
+    #: why the journal could not keep it (a full or read-only home), if it could not
+    save_error: str | None = None
+    #: the user asked to resend it even if Zoom cannot be read back (``--unknown``)
+    force: bool = False
     on_done: Callable[[Item], None] | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -73,15 +178,86 @@ class Item:
         kind = "to_channel" if "to_channel" in self.payload else "to_contact"
         return kind, self.target
 
-    def record(self) -> dict[str, Any]:
-        """What is saved to disk: enough to send it again, nothing secret."""
-        # Saved edits become new messages (the message they edit may never have arrived);
-        # saved replies keep their thread only if it is known.
+    @property
+    def text(self) -> str:
+        return str(self.latest or self.payload.get("message", ""))
+
+    def request_payload(self) -> dict[str, Any]:
+        """The body to POST (the thread filled in once its first message is known)."""
         payload = dict(self.payload)
         if self.reply_ref is not None and self.reply_ref.message_id:
-            payload["reply_main_message_id"] = self.reply_ref.message_id
-        return {"id": self.id, "payload": payload, "user": self.user, "created": self.created,
-                "status": self.status, "error": self.error, "pid": os.getpid()}
+            thread = self.reply_ref.payload.get("reply_main_message_id")
+            payload["reply_main_message_id"] = thread or self.reply_ref.message_id
+        return payload
+
+    def record(self) -> dict[str, Any]:
+        """What is saved to disk: enough to deliver it, nothing secret."""
+        rec: dict[str, Any] = {
+            "id": self.id, "kind": self.kind, "payload": self.request_payload(),
+            "user": self.user, "created": self.created, "status": self.status,
+            "error": self.error, "attempted_at": self.attempted_at, "latest": self.latest,
+            "thread_key": self.thread_key, "resolve_first": self.resolve_first,
+            "owner": {**owner(),
+                                                     "expires": time.time() + LEASE_SECONDS}}
+        if self.ref is not None:
+            rec["ref"], rec["target_id"] = self.ref.id, self.ref.message_id
+        if self.reply_ref is not None:
+            rec["reply_ref"] = self.reply_ref.id
+        return rec
+
+
+def _item_from(rec: dict[str, Any]) -> Item:
+    status = rec.get("status", "queued")
+    who = rec.get("owner") or {}
+    me = owner()
+    # A record left "queued" by a machine that rebooted may have been sent: its "in
+    # flight" mark may not have reached the disk (only put() waits for fsync).
+    rebooted = who.get("host") == me["host"] and who.get("boot") != me["boot"]
+    return Item(payload=dict(rec["payload"]), kind=rec.get("kind", "send"),
+                user=rec.get("user"), id=rec["id"], created=float(rec.get("created") or 0),
+                status=status, error=rec.get("error"), attempted_at=rec.get("attempted_at"),
+                latest=rec.get("latest"), thread_key=rec.get("thread_key"),
+                resolve_first=bool(rec.get("resolve_first")) or status in (
+                    "inflight", "unknown") or (rebooted and status == "queued"))
+
+
+@dataclasses.dataclass
+class Journal:
+    """The journal replayed: what is kept, what was delivered, leases, damaged lines."""
+
+    records: dict[str, dict[str, Any]]
+    delivered: dict[str, tuple[str | None, float]]  # record id -> (message id, when)
+    leases: dict[str, float]
+    damaged: list[int]  # line numbers
+    lines: int
+
+
+def _line(entry: dict[str, Any]) -> str:
+    text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    return f"{text}\t{zlib.crc32(text.encode('utf-8')):08x}\n"
+
+
+def _parse(raw: str) -> dict[str, Any] | None:
+    """One journal line, or None if it is damaged (bad checksum, torn, not ours)."""
+    text = raw.rstrip("\n")
+    if "\t" in text:
+        text, _, crc = text.rpartition("\t")
+        if f"{zlib.crc32(text.encode('utf-8')):08x}" != crc:
+            return None
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    if "keep" in entry:
+        rec = entry["keep"]
+        ok = isinstance(rec, dict) and isinstance(rec.get("id"), str) and isinstance(
+            rec.get("payload"), dict) and isinstance(rec["payload"].get("message"), str)
+        return entry if ok else None
+    if isinstance(entry.get("drop"), str) or isinstance(entry.get("lease"), str):
+        return entry
+    return None
 
 
 class Outbox:
@@ -98,14 +274,23 @@ class Outbox:
         self._queue: list[Item] = []
         self._busy: Item | None = None
         self._thread: threading.Thread | None = None
+        self._keeper: threading.Thread | None = None
         self._stopping = False
+        self._io_lock = threading.RLock()
         self.failures: list[Item] = []  # failed or unknown items not yet shown to the user
         self._lines = 0  # journal lines written since it was last compacted
         self.delivered = 0
+        self.damaged: list[int] = []  # damaged journal lines seen at the last replay
+        self._adopted = False
 
     # ------------------------------------------------------------------ public
     def put(self, item: Item) -> Item:
-        """Queue ``item``; returns at once."""
+        """Queue ``item``; returns once it is on disk (or said why it could not be)."""
+        try:
+            self._append([{"keep": item.record()}], sync=True)
+            item.save_error = None
+        except OSError as exc:  # a full or read-only home: deliver from memory, say so
+            item.save_error = f"{exc.strerror or exc}"
         with self._cond:
             self._queue.append(item)
             self._ensure_worker()
@@ -128,24 +313,34 @@ class Outbox:
         return True
 
     def close(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
-        """Flush for at most ``timeout`` seconds, then keep what is left on disk."""
+        """Flush for at most ``timeout`` seconds. What is left stays in the journal as it
+        is (queued, or in flight) for the next process; nothing is marked failed."""
         self.flush(timeout)
         with self._cond:
             self._stopping = True
-            left = list(self._queue)
-            self._queue.clear()
+            left = list(self._queue) + ([self._busy] if self._busy else [])
+            self._queue.clear()  # still in the journal, for the next process
             self._cond.notify_all()
-        for item in left:
-            item.status = "failed"
-            item.error = item.error or "the kernel exited before it could be delivered"
-            self._journal(item, keep=True)
+        lost = [i for i in left if i.save_error]
+        if lost:
+            print(f"zoom-notebook: {len(lost)} message(s) could not be delivered before "
+                  f"exit and could not be saved to {self.path} ({lost[0].save_error}); "
+                  "they are lost.", file=sys.stderr)
 
-    def keep(self, item: Item, exc: BaseException) -> None:
+    def keep(self, item: Item, exc: BaseException) -> bool:
         """Save an item that could not be sent right now (e.g. by ``%%zoomchat``), so that
-        ``%zoomchat outbox`` can retry it; an unknown outcome is kept but flagged."""
+        ``%zoomchat outbox`` can retry it; an unknown outcome is kept but flagged.
+        Returns False (and sets ``item.save_error``) if it could not be written."""
         item.status = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
         item.error = f"{type(exc).__name__}: {exc}"
-        self._journal(item, keep=True)
+        if item.attempted_at is None:
+            item.attempted_at = time.time()
+        try:
+            self._append([{"keep": item.record()}], sync=True)
+        except OSError as exc2:
+            item.save_error = f"{exc2.strerror or exc2}"
+            return False
+        return True
 
     def take_failures(self) -> list[Item]:
         """Failed or unknown items not yet shown to the user (each is returned once)."""
@@ -155,39 +350,129 @@ class Outbox:
 
     # ------------------------------------------------------------------ the saved outbox
     def saved(self) -> list[dict[str, Any]]:
-        """Items on disk that no live process is delivering (from earlier sessions, or
-        given up on in this one)."""
-        with self._file_lock():
-            records = self._read()
-        return sorted((r for r in records.values() if _offerable(r)),
+        """Records on disk that no live process is delivering: given up on (failed,
+        unknown), or left by a process that died and not yet taken over."""
+        journal = self._replay_locked()
+        now = time.time()
+        return sorted((r for r in journal.records.values()
+                       if r.get("status") in AT_REST
+                       or not owner_alive(r.get("owner"), journal.leases, now)),
                       key=lambda r: r.get("created", 0))
 
-    def retry_saved(self, *, include_unknown: bool = False) -> list[Item]:
-        """Send the saved items again (now, in this process); returns the attempts."""
+    def adopt(self, *, wait: bool = False) -> list[Item]:
+        """Take over what dead processes left queued or in flight, and deliver it: in the
+        background, or now with ``wait``. Returns the items taken over."""
+        from .resolve import claim
+
         with self._file_lock():
-            records = self._read()
-            chosen = [r for r in records.values() if _offerable(r)
-                      and (include_unknown or r.get("status") != "unknown")]
-            for r in chosen:  # claim them, so another kernel does not send them too
-                r["pid"], r["status"] = os.getpid(), "pending"
-            self._write(records)
-        items = []
-        for r in sorted(chosen, key=lambda r: r.get("created", 0)):
-            item = Item(payload=r["payload"], user=r.get("user"), id=r["id"],
-                        created=r.get("created", time.time()))
-            self._deliver(item)
-            items.append(item)
-        return items
+            journal = self._replay()
+            now = time.time()
+            chosen = [r for r in journal.records.values()
+                      if r.get("status") not in AT_REST
+                      and not owner_alive(r.get("owner"), journal.leases, now)]
+            items = self._claim(chosen, journal)
+        for mid, _ in journal.delivered.values():
+            claim(mid)
+        self._adopted = True
+        return self._run_items(items, wait)
+
+    def adopt_soon(self) -> None:
+        """:meth:`adopt` once per outbox, in a background thread, if there is a journal."""
+        if self._adopted:
+            return
+        self._adopted = True
+
+        def run() -> None:
+            with contextlib.suppress(Exception):  # never hurt the process that uses us
+                if self.path.exists():
+                    self.adopt()
+
+        threading.Thread(target=run, name="zoom-notebook-adopt", daemon=True).start()
+
+    def retry_saved(self, *, include_unknown: bool = False) -> list[Item]:
+        """Deliver, now in this process, what dead processes left and what was given up
+        on (failed; with ``include_unknown`` also unknown: read back first, sent if absent
+        or unreadable). Every outcome is written back to the journal."""
+        items = self.adopt(wait=True)
+        with self._file_lock():
+            journal = self._replay()
+            wanted = ("failed", "unknown") if include_unknown else ("failed",)
+            chosen = [r for r in journal.records.values() if r.get("status") in wanted]
+            claimed = self._claim(chosen, journal)
+        for item in claimed:
+            item.force = item.id in {r["id"] for r in chosen if r.get("status") == "unknown"}
+        return items + self._run_items(claimed, wait=True)
 
     def discard_saved(self) -> int:
-        """Drop the saved items (after the user has seen them)."""
-        with self._file_lock():
-            records = self._read()
-            gone = [k for k, r in records.items() if _offerable(r)]
-            for key in gone:
-                del records[key]
-            self._write(records)
+        """Drop the saved records (after the user has seen them)."""
+        gone = [r["id"] for r in self.saved()]
+        self._append([{"drop": rid, "mid": None, "at": time.time()} for rid in gone],
+                     sync=True)
         return len(gone)
+
+    def _claim(self, records: list[dict[str, Any]], journal: Journal) -> list[Item]:
+        """Make ``records`` ours (under the file lock) and rebuild their items, linked to
+        the messages they edit or reply to."""
+        if not records:
+            return []
+        items = {r["id"]: _item_from(r) for r in records}
+        for item in items.values():
+            if item.status in AT_REST:
+                item.status = "inflight" if item.resolve_first else "queued"
+        drops: list[dict[str, Any]] = []
+
+        def linked(rid: str | None) -> Item | None:
+            if not rid:
+                return None
+            if rid in items:
+                return items[rid]
+            if rid in journal.delivered:
+                mid = journal.delivered[rid][0]
+                return Item(payload={"message": ""}, id=rid, status="sent", message_id=mid)
+            if rid in journal.records:  # at rest, or another live owner's
+                return _item_from(journal.records[rid])
+            return None
+
+        for rec in sorted(records, key=lambda r: r.get("created", 0)):
+            item = items[rec["id"]]
+            item.reply_ref = linked(rec.get("reply_ref"))
+            if item.kind != "edit":
+                continue
+            ref = linked(rec.get("ref"))
+            if ref is None and rec.get("target_id"):
+                ref = Item(payload={"message": ""}, id=str(rec.get("ref")), status="sent",
+                           message_id=rec["target_id"])
+            if ref is None or ref.status != "sent":  # fold into its message, or drop
+                if ref is not None and ref.id in items:
+                    ref.latest = item.payload["message"]
+                drops.append({"drop": item.id, "mid": None, "at": time.time()})
+                del items[rec["id"]]
+                continue
+            item.ref = ref
+        lines = drops + [{"keep": i.record()} for i in items.values()]
+        self._append(lines, sync=True, locked=True)
+        return sorted(items.values(), key=lambda i: i.created)
+
+    def _run_items(self, items: list[Item], wait: bool) -> list[Item]:
+        if not items:
+            return []
+        if wait:
+            for item in items:
+                self._deliver_now(item)
+            return items
+        with self._cond:
+            self._queue.extend(items)
+            self._ensure_worker()
+            self._cond.notify_all()
+        return items
+
+    def _deliver_now(self, item: Item) -> None:
+        """One attempt at ``item`` now, in this thread (``%zoomchat outbox``: the user
+        asked for it now; the client has already retried what may be retried). If it
+        must wait for a later attempt, it is kept (failed) with why, never dropped."""
+        self._deliver(item)
+        if item.status in ("queued", "inflight"):
+            self._failed(item, RuntimeError(item.error or "not delivered"), retry=False)
 
     # ------------------------------------------------------------------ worker
     def _ensure_worker(self) -> None:
@@ -196,6 +481,19 @@ class Outbox:
             self._thread = threading.Thread(target=self._run, name="zoom-notebook-outbox",
                                             daemon=True)
             self._thread.start()
+        if self._keeper is None or not self._keeper.is_alive():
+            self._keeper = threading.Thread(target=self._renew_leases, daemon=True,
+                                            name="zoom-notebook-lease")
+            self._keeper.start()
+
+    def _renew_leases(self) -> None:
+        """While this process holds records, renew its lease (for other hosts)."""
+        while not self._stopping:
+            time.sleep(LEASE_SECONDS / 4)
+            if self.pending():
+                with contextlib.suppress(OSError):
+                    self._append([{"lease": owner_key(owner()),
+                                   "expires": time.time() + LEASE_SECONDS}])
 
     def _next(self) -> Item | None:
         """The first item whose conversation has nothing earlier pending and that is due."""
@@ -223,88 +521,124 @@ class Outbox:
                 self._queue.remove(item)
                 self._busy = item
             try:
-                if self._superseded(item):
-                    item.status = "superseded"
-                    if item.attempts:  # journaled on an earlier attempt
-                        self._journal(item, keep=False)
-                else:
-                    if item.attempts == 0:
-                        self._journal(item, keep=True)
-                    self._deliver(item)
+                self._deliver(item)
             finally:
                 with self._cond:
                     self._busy = None
-                    if item.status == "pending":  # to be tried again later
+                    if item.status in ("queued", "inflight"):  # to be tried again later
                         self._queue.insert(0, item)
                     self._cond.notify_all()
 
     def _superseded(self, item: Item) -> bool:
         """A progress edit made pointless by a later edit of the same message."""
-        if item.kind != "edit":
-            return False
         with self._cond:
-            return any(o.kind == "edit" and o.ref is item.ref for o in self._queue)
+            return any(o.kind == "edit" and o.ref is item.ref and o is not item
+                       and o.created >= item.created for o in self._queue)
 
     def _deliver(self, item: Item) -> None:
+        """One attempt at ``item``; its status says what became of it."""
         item.attempts += 1
         try:
-            client = self._client_factory()
-            if item.kind == "edit" and item.ref is not None and item.ref.message_id:
-                kind, target = item.conversation
-                client.edit_message(item.ref.message_id, item.payload["message"],
-                                    user=item.user, **{kind: target})
-                item.message_id = item.ref.message_id
+            if item.kind == "edit":
+                self._deliver_edit(item)
             else:
-                payload = dict(item.payload)
-                if item.reply_ref is not None and item.reply_ref.message_id:
-                    thread = item.reply_ref.payload.get("reply_main_message_id")
-                    payload["reply_main_message_id"] = thread or item.reply_ref.message_id
-                item.message_id = client.send_message(payload, user=item.user)
-        except RateLimited as exc:
-            daily = (exc.limit_type or "").lower().startswith("daily")
-            self._failed(item, exc, retry=not daily and item.attempts < MAX_ATTEMPTS)
-            return
-        except ConnectFailed as exc:
-            self._failed(item, exc, retry=item.attempts < MAX_ATTEMPTS)
-            return
-        except AuthError as exc:  # retrying cannot help until the user logs in
-            self._failed(item, exc, retry=False)
-            return
-        except OutcomeUnknown as exc:
-            item.status, item.error = "unknown", str(exc)
-            item.hint = ("It may or may not have arrived; it was not sent again. "
-                         "`%zoomchat outbox --unknown` resends it.")
-            self._journal(item, keep=True)
-            self._report(item)
-            return
-        except ZoomAPIError as exc:
-            retry = exc.status >= 500 or exc.status == 429 or exc.code == 124
-            self._failed(item, exc, retry=retry and item.attempts < MAX_ATTEMPTS)
-            return
+                self._deliver_send(item)
         except (ValidationError, ZoomNotebookError) as exc:
-            self._failed(item, exc, retry=False)
-            return
+            self._failed(item, exc)
         except Exception as exc:  # a bug must not kill the worker or the user's code
             self._failed(item, exc, retry=False)
+
+    def _deliver_send(self, item: Item) -> None:
+        from .resolve import send_resolved
+
+        first = item.attempted_at is None
+        if first:
+            item.attempted_at = time.time()
+        if first or item.status != "inflight":
+            item.status = "inflight"  # on disk before the request goes out
+            self._journal(item, keep=True)
+        client = self._client_factory()
+        outcome = send_resolved(client, item.request_payload(), user=item.user,
+                                since=item.attempted_at, resolve_first=item.resolve_first)
+        if outcome.state == "unknown" and item.force and not outcome.retry_resolution:
+            # the user asked to resend what Zoom will not let us read back
+            outcome = send_resolved(client, item.request_payload(), user=item.user,
+                                    since=item.attempted_at)
+        if outcome.state == "sent":
+            self._sent(item, outcome.message_id)
             return
+        assert outcome.error is not None
+        item.resolve_first = True  # whatever happens next, read back before sending
+        if outcome.retry_resolution:  # Zoom could not be read back now: try later
+            self._failed(item, outcome.error, retry=True)
+            return
+        item.status, item.error = "unknown", str(outcome.error)
+        item.hint = ("It may or may not have arrived, and Zoom could not be read back to "
+                     "tell; it was not sent again. `%zoomchat outbox --unknown` resends it.")
+        self._journal(item, keep=True)
+        self._report(item)
+
+    def _deliver_edit(self, item: Item) -> None:
+        ref = item.ref
+        if ref is None or self._superseded(item):
+            item.status = "superseded"
+            self._journal(item, keep=False)
+            return
+        if ref.status != "sent":  # not delivered (yet): its latest text goes with it
+            ref.latest = item.payload["message"]
+            item.status = "superseded"
+            if ref.status in AT_REST or ref.attempted_at is not None:
+                self._journal(ref, keep=True)
+            self._journal(item, keep=False)
+            return
+        if not ref.message_id:  # delivered, but Zoom gave no id: it cannot be edited
+            item.status, item.hint = "superseded", "Zoom gave no message id to edit"
+            self._journal(item, keep=False)
+            return
+        kind, target = item.conversation
+        self._client_factory().edit_message(ref.message_id, item.payload["message"],
+                                            user=item.user, **{kind: target})
+        item.message_id = ref.message_id
+        item.status, item.error = "sent", None
+        self._journal(item, keep=False)
+
+    def _sent(self, item: Item, message_id: str | None) -> None:
+        item.message_id = message_id
         item.status, item.error = "sent", None
         self.delivered += 1
         self._journal(item, keep=False)
-        self._notify(item)
+        if message_id and item.thread_key:
+            from .api import note_thread
 
-    def _failed(self, item: Item, exc: BaseException, *, retry: bool) -> None:
+            main = item.request_payload().get("reply_main_message_id") or message_id
+            note_thread(item.thread_key, main)
+        self._notify(item)
+        if item.latest and item.latest != item.payload.get("message"):
+            kind, target = item.conversation
+            self.put(Item(payload={"message": item.latest, kind: target}, kind="edit",
+                          ref=item, user=item.user))
+
+    def _failed(self, item: Item, exc: BaseException, *, retry: bool = True) -> None:
+        from .retry import later_attempt
+
         item.error = f"{type(exc).__name__}: {exc}"
-        if retry and not self._stopping:
-            item.status = "pending"
-            delay = min(30.0, self.retry_base * 2.0 ** (item.attempts - 1))
-            retry_at = getattr(exc, "retry_at", None)
-            if retry_at is not None:
-                delay = max(delay, retry_at.timestamp() - time.time())
+        delay = later_attempt(exc, item.attempts, self.retry_base) if retry else None
+        if delay is not None and not self._stopping:
+            # nothing was delivered (or it is still to be resolved): try again later
+            item.status = "inflight" if item.resolve_first else "queued"
             item.next_attempt = time.monotonic() + delay
             return
-        item.status = "failed"
-        item.hint = "It is kept in the outbox: `%zoomchat outbox` retries it."
-        self._journal(item, keep=True)
+        item.status = "failed"  # resolve_first says if it must be read back before a resend
+        saved = self._journal(item, keep=True)
+        if not saved:
+            item.hint = (f"It could NOT be kept in the outbox ({item.save_error}): copy the "
+                         "message from here if you need it.")
+        elif item.resolve_first:
+            item.hint = ("Zoom could not be read back to tell whether it arrived; it is kept "
+                         "in the outbox: `%zoomchat outbox` checks and sends it only if it "
+                         "is missing.")
+        else:
+            item.hint = "It is kept in the outbox: `%zoomchat outbox` retries it."
         self._report(item)
 
     def _report(self, item: Item) -> None:
@@ -319,83 +653,123 @@ class Outbox:
 
     # ------------------------------------------------------------------ the file
     @contextlib.contextmanager
-    def _file_lock(self) -> Any:
+    def _file_lock(self) -> Iterator[None]:
         import filelock
 
         from .store import secure_dir
 
-        secure_dir(self.home)
-        with filelock.FileLock(str(self.home / LOCK_FILE), timeout=10, mode=0o600):
-            yield
+        with self._io_lock:
+            try:
+                secure_dir(self.home)
+                lock = filelock.FileLock(str(self.home / LOCK_FILE), timeout=10, mode=0o600)
+                lock.acquire()
+            except filelock.Timeout:
+                raise JournalError(f"another process has held {self.home / LOCK_FILE} for "
+                                   "over 10 s") from None
+            except OSError as exc:
+                raise JournalError(f"{self.home} cannot be written "
+                                   f"({exc.strerror or exc})") from None
+            try:
+                yield
+            finally:
+                lock.release()
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        """Replay the journal: one JSON object a line, ``{"keep": record}`` or
-        ``{"drop": id}``; the last word on an id wins. A torn last line (a process killed
-        mid-write) is ignored."""
-        records: dict[str, dict[str, Any]] = {}
-        self._lines = 0
+    def _replay_locked(self) -> Journal:
         try:
-            with open(self.path, encoding="utf-8") as fh:
-                for line in fh:
-                    self._lines += 1
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
+            with self._file_lock():
+                return self._replay()
+        except OSError:  # a read-only home: read without the lock
+            return self._replay()
+
+    def _replay(self) -> Journal:
+        """Read the journal. Each line is ``{"keep": record}``, ``{"drop": id}`` or
+        ``{"lease": owner}`` with a checksum; the last word on an id wins. A damaged
+        line is skipped and counted (``self.damaged``), never hiding the others."""
+        records: dict[str, dict[str, Any]] = {}
+        delivered: dict[str, tuple[str | None, float]] = {}
+        leases: dict[str, float] = {}
+        damaged: list[int] = []
+        n = 0
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                for n, raw in enumerate(fh, 1):
+                    if not raw.strip():
                         continue
-                    if "keep" in entry:
+                    entry = _parse(raw)
+                    if entry is None:
+                        damaged.append(n)
+                    elif "keep" in entry:
                         records[entry["keep"]["id"]] = entry["keep"]
+                        delivered.pop(entry["keep"]["id"], None)
                     elif "drop" in entry:
-                        records.pop(entry["drop"], None)
+                        if records.pop(entry["drop"], None) is not None or entry.get("mid"):
+                            delivered[entry["drop"]] = (entry.get("mid"),
+                                                        float(entry.get("at") or 0))
+                    else:
+                        leases[entry["lease"]] = max(leases.get(entry["lease"], 0.0),
+                                                     float(entry.get("expires") or 0))
         except FileNotFoundError:
             pass
-        return records
+        self._lines = n
+        self.damaged = damaged
+        return Journal(records, delivered, leases, damaged, n)
 
-    def _write(self, records: dict[str, dict[str, Any]]) -> None:
-        """Rewrite the journal with just these records (atomically)."""
+    def _append(self, entries: list[dict[str, Any]], *, sync: bool = False,
+                locked: bool = False) -> None:
+        """Append ``entries`` (fsync'd with ``sync``). A torn last line left by a killed
+        writer is closed first, so it cannot swallow what comes after it."""
+        if not entries:
+            return
+        body = "".join(_line(e) for e in entries).encode("utf-8")
+        with contextlib.ExitStack() as stack:
+            if not locked:
+                stack.enter_context(self._file_lock())
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    body = b"\n" + body
+                os.write(fd, body)
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._lines += len(entries)
+            if self._lines > COMPACT_AFTER:
+                self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the journal with only what is still needed (atomically)."""
         from .store import atomic_write
 
-        if records:
-            body = "".join(json.dumps({"keep": r}) + "\n" for r in records.values())
-            atomic_write(self.path, body.encode("utf-8"))
+        journal = self._replay()
+        now = time.time()
+        needed = {r.get(k) for r in journal.records.values() for k in ("ref", "reply_ref")}
+        entries: list[dict[str, Any]] = [
+            {"drop": rid, "mid": mid, "at": at} for rid, (mid, at) in journal.delivered.items()
+            if rid in needed or (mid and at > now - DELIVERED_MEMORY)]
+        entries += [{"lease": key, "expires": exp} for key, exp in journal.leases.items()
+                    if exp > now]
+        entries += [{"keep": r} for r in journal.records.values()]
+        if entries:
+            atomic_write(self.path, "".join(_line(e) for e in entries).encode("utf-8"))
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-        self._lines = len(records)
+        self._lines = len(entries)
 
-    def _journal(self, item: Item, *, keep: bool) -> None:
-        """Append what became of ``item``; compact the journal now and then. Appends are
-        flushed to the OS, so they survive the kernel process being killed."""
-        line = json.dumps({"keep": item.record()} if keep else {"drop": item.id}) + "\n"
+    def _journal(self, item: Item, *, keep: bool) -> bool:
+        """Record what became of ``item``. The "in flight" mark and what is kept are
+        fsync'd; a drop needs not be (if it is lost, reading back finds the message).
+        Returns False (with ``item.save_error``) when the disk refused."""
+        entry = ({"keep": item.record()} if keep else
+                 {"drop": item.id, "mid": item.message_id, "at": time.time()})
         try:
-            with self._file_lock():
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as fh:
-                    fh.write(line)
-                self._lines += 1
-                if self._lines > COMPACT_AFTER:
-                    self._write(self._read())
-        except Exception as exc:  # the disk is full or read-only: say so, keep going
-            item.hint = f"(could not be saved to {self.path}: {exc})"
-
-
-def _offerable(record: dict[str, Any]) -> bool:
-    """Saved and not being delivered by a live process right now."""
-    pid = int(record.get("pid") or 0)
-    if pid == os.getpid():
-        return record.get("status") != "pending"
-    return not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+            self._append([entry], sync=keep)
+        except OSError as exc:  # the disk is full or read-only: say so, keep going
+            item.save_error = f"{exc.strerror or exc}"
+            return False
         return True
-    return True
 
 
 _outbox: Outbox | None = None
@@ -403,7 +777,8 @@ _outbox_lock = threading.Lock()
 
 
 def get_outbox() -> Outbox:
-    """The process-wide outbox for the current settings (flushed at exit)."""
+    """The process-wide outbox for the current settings (flushed at exit). On first use
+    it takes over, in the background, what dead processes left."""
     global _outbox
     with _outbox_lock:
         if _outbox is None:
@@ -413,7 +788,20 @@ def get_outbox() -> Outbox:
             home = Settings.load().home_dir
             _outbox = Outbox(home, lambda: api.client())
             atexit.register(_outbox.close)
+            _outbox.adopt_soon()
         return _outbox
+
+
+def recover_soon() -> None:
+    """Deliver what dead processes left, in the background (``%load_ext``, any send).
+    Cheap when there is nothing: one ``stat`` of the journal, in a thread."""
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            from .config import Settings
+
+            if (Settings.load().home_dir / OUTBOX_FILE).exists():
+                get_outbox()  # adopts in the background on first use
+    threading.Thread(target=run, name="zoom-notebook-recover", daemon=True).start()
 
 
 def reset_outbox() -> None:

@@ -52,11 +52,17 @@ class Failed:
     unknown: bool = False
 
     @classmethod
-    def from_error(cls, exc: BaseException, target: str, text: str, kept: bool) -> "Failed":
+    def from_error(cls, exc: BaseException, target: str, text: str, kept: bool,
+                   not_kept: str | None = None) -> "Failed":
+        """``kept``: the outbox holds it; ``not_kept``: why it could not (receipts never
+        claim "kept" for what was not written: SECURITY.md 29)."""
         from .errors import OutcomeUnknown
 
         code = exc.code if isinstance(exc, ZoomAPIError) else None
         hint = ""
+        if not kept and not_kept:
+            hint = (f"It could NOT be kept in the outbox ({not_kept}): copy the message from "
+                    "here if you need it.")
         if kept:
             hint = ("It may or may not have arrived, so it was not resent; it is kept in "
                     "the outbox: `%zoomchat outbox --unknown` resends it."

@@ -18,29 +18,13 @@ import threading
 import time
 from typing import Any, Callable
 
-from .credentials import TOKEN_TIMEOUT, refresh_margin
 from .errors import AuthError, ReauthRequired
+from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
 from .secret import Secret, hide
 from .store import TokenStore
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
               "(or zn.login()) to log in again.")
-
-
-def with_connect_retries(call: Callable[[], Any], attempts: int = 4) -> Any:
-    """Run a token request again if the connection could not even be opened (nothing was
-    sent, so a rotating refresh token cannot have been used up)."""
-    from .client import _is_connect_error
-    from .retry import backoff_delay
-
-    for attempt in range(attempts):
-        try:
-            return call()
-        except Exception as exc:
-            if attempt == attempts - 1 or not _is_connect_error(exc):
-                raise
-            time.sleep(backoff_delay(attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class InvalidGrant(Exception):

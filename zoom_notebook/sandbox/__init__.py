@@ -166,13 +166,15 @@ class Sandbox:
         return env
 
     # ------------------------------------------------------------------ test helpers
-    def issue_token(self, user: str | None = None, lifetime: float = 3600.0) -> str:
-        """A user access token for ``user`` (email or id; default the signed-in user)."""
+    def issue_token(self, user: str | None = None, lifetime: float = 3600.0,
+                    scopes: str = "chat_message:write chat_message:read user:read") -> str:
+        """A user access token for ``user`` (email or id; default the signed-in user)
+        with these ``scopes``."""
         found = self.world.find_user(user) if user else self.world.users[self.world.me_id]
         if found is None:
             raise KeyError(user)
         return self.world.issue_token(kind="user", user_id=found.id, client_id=self.client_id,
-                                      lifetime=lifetime, scopes="chat_message:write").value
+                                      lifetime=lifetime, scopes=scopes).value
 
     @property
     def me(self) -> dict[str, str]:

@@ -25,6 +25,14 @@ from .limits import Limiter, iso
 from .state import Message, Token, World
 
 MAX_MESSAGE = 1024
+#: Scopes that may read, from the spec's ``security`` of each operation.
+LIST_MESSAGES_SCOPES = ("chat_message:read", "chat_message:write", "chat_message:read:admin",
+                        "chat_message:write:admin", "team_chat:read:list_user_messages",
+                        "team_chat:read:list_user_messages:admin")
+THREAD_SCOPES = ("chat_message:read", "chat_message:read:admin",
+                 "team_chat:read:thread_message", "team_chat:read:thread_message:admin")
+S2S_SCOPES = ("team_chat:write:user_message:admin team_chat:read:list_user_messages:admin "
+              "team_chat:read:thread_message:admin")
 FILE_LIMITS = {"image": 16 * 1024 * 1024, "other": 20 * 1024 * 1024}
 _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -150,6 +158,8 @@ class SandboxApp:
             return self._drop(request)
         if fault is not None and fault.kind == "status":
             return self._fault_response(fault)
+        if fault is not None and fault.kind == "no_id" and response.status_code == 201:
+            return json_response({}, 201)  # delivered, but the answer names no id
         return response
 
     def _fault_response(self, fault: Any) -> Response:
@@ -235,6 +245,37 @@ class SandboxApp:
                                             for g in granted):
             raise ApiError(400, 4711, f"Invalid access token, does not contain scopes:"
                                       f"[{scope}].")
+
+    def _need_any_scope(self, token: Token, scopes: tuple[str, ...]) -> None:
+        if not set(token.scopes.split()) & set(scopes):
+            raise ApiError(400, 4711, f"Invalid access token, does not contain scopes:"
+                                      f"[{', '.join(scopes[:1])}].")
+
+    def _time_arg(self, request: Request, name: str) -> float | None:
+        raw = request.args.get(name)
+        if raw is None:
+            return None
+        if not _ISO_Z.match(raw):
+            raise invalid(name, "must be yyyy-MM-dd'T'HH:mm:ss'Z'")
+        return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.timezone.utc).timestamp()
+
+    def _window(self, request: Request) -> tuple[float, float]:
+        """The spec's ``date`` / ``from`` / ``to``: ``date`` (a UTC day, default today)
+        wins; else ``from`` to ``to`` (default now)."""
+        raw_date = request.args.get("date")
+        since = self._time_arg(request, "from")
+        until = self._time_arg(request, "to")
+        if raw_date is not None or since is None:
+            try:
+                day = (dt.datetime.strptime(raw_date, "%Y-%m-%d") if raw_date else
+                       dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).date()
+            except ValueError:
+                raise invalid("date", "must be yyyy-MM-dd") from None
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            return start.timestamp(), start.timestamp() + 86400.0
+        # ``to`` is inclusive to the second it names
+        return since, (until + 1.0) if until is not None else time.time() + 1.0
 
     def _page_args(self, request: Request, default: int, maximum: int) -> tuple[int, str]:
         raw = request.args.get("page_size", str(default))
@@ -388,8 +429,11 @@ class SandboxApp:
 
     def on_list_messages(self, request: Request, token: Token, user: str) -> Response:
         sender = self._sender(token, user)
+        self._need_any_scope(token, LIST_MESSAGES_SCOPES)
         conv = self._conversation_for(request, sender)
-        msgs = self.world.conversation_messages(conv)
+        start, end = self._window(request)
+        msgs = [m for m in self.world.conversation_messages(conv)
+                if start <= m.timestamp < end]
         if request.args.get("exclude_child_message") == "true":
             msgs = [m for m in msgs if m.reply_main_message_id is None]
         items = [self._message_json(m) for m in reversed(msgs)]
@@ -397,6 +441,7 @@ class SandboxApp:
 
     def on_thread(self, request: Request, token: Token, user: str, mid: str) -> Response:
         sender = self._sender(token, user)
+        self._need_any_scope(token, THREAD_SCOPES)
         since = request.args.get("from")
         if not since or not _ISO_Z.match(since):
             raise invalid("from", "required, as yyyy-MM-dd'T'HH:mm:ss'Z'")
@@ -407,8 +452,12 @@ class SandboxApp:
             raise ApiError(404, 5301, f"Message does not exist: {mid}.")
         if main.reply_main_message_id:
             main = self.world.messages[main.reply_main_message_id]
+        since_ts = self._time_arg(request, "from") or 0.0
+        until_ts = self._time_arg(request, "to")
+        until_ts = time.time() + 1.0 if until_ts is None else until_ts + 1.0
         thread = [m for m in self.world.conversation_messages(conv)
-                  if m.id == main.id or m.reply_main_message_id == main.id]
+                  if m.id == main.id or (m.reply_main_message_id == main.id
+                                         and since_ts <= m.timestamp < until_ts)]
         if request.args.get("sort", "desc") == "desc":
             thread.reverse()
         limit = int(request.args.get("limit", "10"))
@@ -525,7 +574,7 @@ class SandboxApp:
             token = self.world.issue_token(kind="account", user_id=None,
                                            client_id=auth.username,
                                            lifetime=self.config["token_lifetime"],
-                                           scopes="team_chat:write:user_message:admin")
+                                           scopes=S2S_SCOPES)
             self.world.count("account_credentials")
             return json_response({"access_token": token.value, "token_type": "bearer",
                                   "expires_in": int(self.config["token_lifetime"]),

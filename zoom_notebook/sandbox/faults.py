@@ -9,7 +9,8 @@ Kinds:
   ``retry_after`` adds a ``Retry-After`` that many seconds ahead (an ISO date-time, or
   with ``retry_after_format="seconds"`` a number of seconds);
 - ``expire``: the access token the request carries expires just before it is handled
-  (so the answer is Zoom's 401 "invalid access token", code 124).
+  (so the answer is Zoom's 401 "invalid access token", code 124);
+- ``no_id``: the request is handled, and a 201 answer comes back with no ``id``.
 
 A rule applies to the next ``count`` requests whose method and path match.
 """
@@ -21,7 +22,7 @@ import random
 import threading
 from typing import Any
 
-KINDS = ("delay", "drop_before", "drop_after", "status", "expire")
+KINDS = ("delay", "drop_before", "drop_after", "status", "expire", "no_id")
 
 
 @dataclasses.dataclass
