@@ -14,7 +14,7 @@ import soak
 
 
 def test_fault_soak_small():
-    result = soak.run(sends=600, outbox_sends=300, rate=0.2, threads=8, seed=3)
+    result = soak.run(sends=600, outbox_sends=150, rate=0.2, threads=8, seed=3)
     for part in ("sends", "outbox"):
         counts = result[part]
         assert counts["lost silently"] == 0, result
@@ -22,8 +22,11 @@ def test_fault_soak_small():
         assert counts["misreported"] == 0, result
         total = counts["delivered once"] + counts["reported failed"] + counts[
             "reported unknown"]
-        assert total == (600 if part == "sends" else 300)
+        assert total == (600 if part == "sends" else 150)
         assert counts["delivered once"] > 0.6 * total  # faults hit, most still arrive
+        # unknown outcomes are settled by reading Zoom back: at most 0.1% stay unknown
+        # (./scripts/bench checks that figure on 10,000 each; here, at most one)
+        assert counts["reported unknown"] <= max(1, total // 1000), result
     fired = result["faults fired"]
     assert {"drop_before", "drop_after", "status", "delay", "expire"} <= set(fired)
     assert result["refusal windows"] > 0

@@ -312,10 +312,11 @@ class Outbox:
                 self._cond.wait(min(left, 0.1))
         return True
 
-    def close(self, timeout: float = EXIT_FLUSH_SECONDS) -> None:
-        """Flush for at most ``timeout`` seconds. What is left stays in the journal as it
-        is (queued, or in flight) for the next process; nothing is marked failed."""
-        self.flush(timeout)
+    def close(self, timeout: float | None = None) -> None:
+        """Flush for at most ``timeout`` seconds (default :data:`EXIT_FLUSH_SECONDS`).
+        What is left stays in the journal as it is (queued, or in flight) for the next
+        process; nothing is marked failed."""
+        self.flush(EXIT_FLUSH_SECONDS if timeout is None else timeout)
         with self._cond:
             self._stopping = True
             left = list(self._queue) + ([self._busy] if self._busy else [])
@@ -394,6 +395,7 @@ class Outbox:
         on (failed; with ``include_unknown`` also unknown: read back first, sent if absent
         or unreadable). Every outcome is written back to the journal."""
         items = self.adopt(wait=True)
+        self.flush(10.0)  # what this process took over in the background, first
         with self._file_lock():
             journal = self._replay()
             wanted = ("failed", "unknown") if include_unknown else ("failed",)

@@ -33,7 +33,7 @@ from .errors import OutcomeUnknown, ZoomAPIError, ZoomNotebookError
 READ_SLACK = 300.0
 #: Seconds to let Zoom settle before reading back (UNVERIFIED: how soon a message that
 #: Zoom accepted shows in its listing; the sandbox shows it at once).
-SETTLE = 0.5
+SETTLE = 1.0
 #: How many times one message may be sent after provably absent answers.
 MAX_ROUNDS = 3
 #: Zoom codes that mean "this token may not read the conversation".

@@ -64,6 +64,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+class StoreReadOnly(AuthError):
+    """Raised when: the token store's folder cannot be written (read-only or full), so a
+    login cannot be renewed or saved; a still-valid token is used without the lock."""
+
+
 class TokenStore:
     """The saved user login in ``home``. Never holds a ``ZOOM_ACCESS_TOKEN``."""
 
@@ -81,7 +86,10 @@ class TokenStore:
         """Hold the store for read-decide-refresh-write, across threads and processes."""
         import filelock
 
-        secure_dir(self.home)
+        try:
+            secure_dir(self.home)
+        except OSError as exc:
+            raise StoreReadOnly(self._readonly_message(exc)) from None
         tlock = _thread_lock(self.lock_path)
         if not tlock.acquire(timeout=self.lock_timeout):
             raise AuthError(self._lock_message())
@@ -92,12 +100,19 @@ class TokenStore:
                 flock.acquire()
             except filelock.Timeout:
                 raise AuthError(self._lock_message()) from None
+            except OSError as exc:  # a read-only or full home: the lock file cannot exist
+                raise StoreReadOnly(self._readonly_message(exc)) from None
             try:
                 yield
             finally:
                 flock.release()
         finally:
             tlock.release()
+
+    def _readonly_message(self, exc: OSError) -> str:
+        return (f"The login cannot be renewed: {self.home} cannot be written "
+                f"({exc.strerror or exc}). Make the folder writable (or point "
+                "ZOOM_NOTEBOOK_HOME at one that is), then try again.")
 
     def _lock_message(self) -> str:
         return (f"Another process has held the token store lock ({self.lock_path}) for over "
@@ -111,10 +126,15 @@ class TokenStore:
         except FileNotFoundError:
             return None
         if stat.S_IMODE(st.st_mode) & 0o077:
+            try:
+                os.chmod(self.path, 0o600)
+            except OSError:
+                raise AuthError(f"{self.path} is readable by others and cannot be fixed: "
+                                "run `chmod 600` on it, then try again.") from None
             warnings.warn(f"{self.path} was readable by others; its mode is now 0600.",
                           stacklevel=2)
-            os.chmod(self.path, 0o600)
-        secure_dir(self.home)
+        with contextlib.suppress(OSError):  # a read-only home can still be read
+            secure_dir(self.home)
         try:
             record = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:

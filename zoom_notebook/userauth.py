@@ -21,7 +21,7 @@ from typing import Any, Callable
 from .errors import AuthError, ReauthRequired
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
 from .secret import Secret, hide
-from .store import TokenStore
+from .store import StoreReadOnly, TokenStore
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
               "(or zn.login()) to log in again.")
@@ -98,6 +98,20 @@ class UserLogin:
         return True
 
     def _renew(self, rejected: str | None) -> str:
+        try:
+            return self._renew_locked(rejected)
+        except StoreReadOnly:
+            # A read-only home: a token still valid on disk can be used; a refresh cannot
+            # be saved (and rotation would lose the login), so it is refused plainly.
+            with self._lock:
+                record = self.store.read()
+                if record is not None and record["access_token"] != rejected and (
+                        self._fresh(record)):
+                    self._cached = record
+                    return Secret(record["access_token"])
+            raise
+
+    def _renew_locked(self, rejected: str | None) -> str:
         with self._lock, self.store.lock():
             record = self.store.read()
             if record is None:
