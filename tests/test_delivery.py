@@ -1,0 +1,100 @@
+"""Issue 10 findings, each reproduced: the delivery pipeline, the journal and retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import time
+
+import zoom_notebook as zn
+from zoom_notebook import retry
+from zoom_notebook.outbox import Outbox, _line, get_outbox
+
+
+def test_finding_3_retry_after_zero_or_past_still_waits_a_floor():
+    for value in ("0", "2000-01-01T00:00:00Z"):
+        wait = retry.wait_for({"Retry-After": value}, "", 0)
+        assert wait.seconds >= retry.FLOOR
+
+
+def test_finding_3_retry_after_is_measured_against_the_servers_date():
+    server_now = time.time()
+    headers = {"Date": email.utils.formatdate(server_now, usegmt=True),
+               "Retry-After": dt.datetime.fromtimestamp(server_now + 10, dt.timezone.utc)
+               .strftime("%Y-%m-%dT%H:%M:%SZ")}
+    skewed = retry.wait_for(headers, "", 0, clock=lambda: server_now + 90)  # clock ahead
+    assert 8.5 <= skewed.seconds <= 11.5
+
+
+def test_finding_7_damaged_lines_are_skipped_and_a_torn_line_hides_nothing(tmp_path):
+    box = Outbox(tmp_path, lambda: None)
+    rec = {"id": "a", "payload": {"message": "one", "to_channel": "C"}, "status": "failed"}
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "outbox.jsonl").write_text(
+        _line({"keep": rec}) + "5\n" + "{not json\n" + '{"keep": 1}\t00000000\n'
+        + '{"keep": {"id": "torn"')  # a writer killed mid-line
+    box._append([{"keep": {**rec, "id": "b", "payload": {"message": "two",
+                                                          "to_channel": "C"}}}])
+    journal = box._replay()
+    assert sorted(journal.records) == ["a", "b"]
+    assert len(journal.damaged) == 4
+    assert [r["id"] for r in box.saved()] == ["a", "b"]
+
+
+def test_finding_9_a_201_with_no_id_is_delivered_not_failed(user_env):
+    ch = user_env.channel_id("general")
+    user_env.inject("no_id", method="POST")
+    sent = zn.send("no id here", to_channel=ch)
+    (msg,) = user_env.messages()
+    assert sent.id == msg["id"]  # learnt by reading the conversation back
+    assert get_outbox().saved() == []
+
+
+def test_finding_10_notify_reply_to_last_replies_in_the_thread(user_env):
+    ch = user_env.channel_id("general")
+    first = zn.send("thread root", to_channel=ch)
+    with zn.notify("job", to_channel=ch, reply_to="last", show=False):
+        pass
+    assert get_outbox().flush(10)
+    _root, reply = user_env.messages()
+    assert reply.get("reply_main_message_id") == first.id
+
+
+def test_finding_10_ten_mentions_still_fit(user_env):
+    ch = user_env.channel_id("general")
+    people = {f"Person {i}": f"p{i}@example.com" for i in range(10)}
+    draft = zn.api.prepare("x" * 2000, to_channel=ch, mentions=people, fit=True)
+    assert len(draft.payload["message"]) <= 1024
+    assert len(draft.payload["at_items"]) == 10
+
+
+def test_finding_11_one_client_per_credential_source(s2s_env):
+    ch = s2s_env.channel_id("general")
+    from zoom_notebook.config import Settings
+
+    zn.send("a", to_channel=ch, settings=Settings.load({"default_channel": "X"}))
+    zn.send("b", to_channel=ch, settings=Settings.load({"default_channel": "Y"}))
+    assert len(zn.api._clients) == 1
+    assert s2s_env.counters.get("account_credentials") == 1
+
+
+def test_unknown_outcome_is_resolved_by_reading_back_not_resent(user_env):
+    ch = user_env.channel_id("general")
+    user_env.inject("drop_after", method="POST")  # delivered, but no answer came
+    sent = zn.send("arrived once", to_channel=ch)
+    (msg,) = user_env.messages()
+    assert sent.id == msg["id"]
+
+
+def test_unknown_outcome_without_read_scope_is_raised_not_resent(user_env, monkeypatch):
+    monkeypatch.setenv("ZOOM_ACCESS_TOKEN",
+                       user_env.issue_token(scopes="team_chat:write:user_message"))
+    ch = user_env.channel_id("general")
+    user_env.inject("drop_after", method="POST")
+    try:
+        zn.send("maybe", to_channel=ch)
+    except zn.OutcomeUnknown as exc:
+        assert "chat_message:read" in str(exc)
+    else:
+        raise AssertionError("expected OutcomeUnknown")
+    assert len(user_env.messages()) == 1
