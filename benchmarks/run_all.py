@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import crash  # noqa: E402
 import fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
@@ -102,6 +103,16 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
         result = soak.run(n(10_000, 600), n(10_000, 300), 0.2)
         return soak.table(result)
 
+    def crashes() -> list[Row]:
+        r = crash.run(kills=n(200, 12), kernel_kills=n(10, 2))
+        return [(f"SIGKILL {r['kills']} processes ({r['kernel kills']} of them Jupyter "
+                 f"kernels; {r['killed mid-request']} with a request in flight): messages "
+                 "accepted / arrived", f"{r['accepted']} / {r['arrived']}", ""),
+                ("after the kills: lost / duplicated / progress not showing its last edit",
+                 f"{r['lost']} / {r['duplicated']} / {r['stale progress']}", "0 / 0 / 0"),
+                ("after the kills: still kept in the outbox (shown, not delivered)",
+                 str(r["kept"]), "0")]
+
     def tokens() -> list[Row]:
         r = token_soak.standalone(n(100, 10))
         return [(f"token soak, 8 processes × 4 threads × {r['rounds']} rotations: refresh "
@@ -119,6 +130,7 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
     timed("The notebook side", notebook)
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
+    timed("Crash test (SIGKILL at random moments)", crashes)
     timed("Token soak", tokens, debug_log=True)
     timed("Fuzzing", fuzzing)
     return rows, outputs

@@ -58,7 +58,8 @@ def test_undelivered_alert_survives_a_kernel_restart(user_env, kernel_env, tmp_p
     env_down = {**kernel_env, "ZOOM_API_URL": down + "/v2",
                 "ZOOM_FILE_API_URL": down + "/file/v2"}
     nb = run(["import os, zoom_notebook as zn\nimport zoom_notebook.client as c\n"
-              "c.DEFAULT_RETRY_BUDGET = 0.5\n%load_ext zoom_notebook",
+              "c.DEFAULT_RETRY_BUDGET = 0.5\nc.DEFAULT_TIMEOUT = (1.0, 2.0)\n"
+              "%load_ext zoom_notebook",
               "with zn.notify('nightly ETL', to_channel=os.environ['CH']):\n"
               "    result = 6 * 7\nresult"], env_down, tmp_path)
     assert "42" in outputs_text(nb)  # the computation was not hurt

@@ -417,7 +417,14 @@ class ZoomChat(Magics):  # type: ignore[misc]
             print(f"zoom-notebook: {len(box.damaged)} damaged line(s) of {box.path} were "
                   f"skipped (line {', '.join(map(str, box.damaged[:5]))}); the other "
                   "messages are unaffected.")
+        busy = box.pending()
+        if busy:
+            print(f"zoom-notebook: {busy} message(s) are still being delivered in the "
+                  "background (one a stopped process may have sent is read back in Zoom "
+                  "first, once its request has had time to settle).")
         if not saved:
+            if busy:
+                return None
             print("zoom-notebook: the outbox is empty: every saved message was delivered."
                   if not box.damaged else "zoom-notebook: no other message is waiting.")
             return None

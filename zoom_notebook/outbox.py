@@ -47,6 +47,9 @@ COMPACT_AFTER = 2000  # journal lines before it is rewritten with only what is k
 EXIT_FLUSH_SECONDS = 5.0
 #: Seconds an owner's claim lasts on another host or PID namespace unless renewed.
 LEASE_SECONDS = 120.0
+#: Seconds ``%zoomchat outbox`` waits, in the foreground, for a dead process's request to
+#: settle before it reads Zoom back; a longer wait goes on in the background.
+NOW_WAIT_MAX = 10.0
 #: Delivered ids kept in a compacted journal (for read-back matching), in seconds.
 DELIVERED_MEMORY = 3600.0
 
@@ -167,6 +170,10 @@ class Item:
     save_error: str | None = None
     #: the user asked to resend it even if Zoom cannot be read back (``--unknown``)
     force: bool = False
+    #: wall time until which a POST of it that is in flight may still be handled by Zoom
+    #: (its last send + the client's retry budget + read timeout): a process that takes
+    #: it over from a dead one reads Zoom back only after this
+    quiet_at: float | None = None
     on_done: Callable[[Item], None] | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -197,8 +204,8 @@ class Item:
             "user": self.user, "created": self.created, "status": self.status,
             "error": self.error, "attempted_at": self.attempted_at, "latest": self.latest,
             "thread_key": self.thread_key, "resolve_first": self.resolve_first,
-            "owner": {**owner(),
-                                                     "expires": time.time() + LEASE_SECONDS}}
+            "quiet_at": self.quiet_at,
+            "owner": {**owner(), "expires": time.time() + LEASE_SECONDS}}
         if self.ref is not None:
             rec["ref"], rec["target_id"] = self.ref.id, self.ref.message_id
         if self.reply_ref is not None:
@@ -217,6 +224,7 @@ def _item_from(rec: dict[str, Any]) -> Item:
                 user=rec.get("user"), id=rec["id"], created=float(rec.get("created") or 0),
                 status=status, error=rec.get("error"), attempted_at=rec.get("attempted_at"),
                 latest=rec.get("latest"), thread_key=rec.get("thread_key"),
+                quiet_at=rec.get("quiet_at"),
                 resolve_first=bool(rec.get("resolve_first")) or status in (
                     "inflight", "unknown") or (rebooted and status == "queued"))
 
@@ -472,7 +480,10 @@ class Outbox:
         """One attempt at ``item`` now, in this thread (``%zoomchat outbox``: the user
         asked for it now; the client has already retried what may be retried). If it
         must wait for a later attempt, it is kept (failed) with why, never dropped."""
-        self._deliver(item)
+        self._deliver(item, now=True)
+        if item.status == "inflight" and item.quiet_at and item.quiet_at > time.time():
+            self._run_items([item], wait=False)  # settling: delivered in the background
+            return
         if item.status in ("queued", "inflight"):
             self._failed(item, RuntimeError(item.error or "not delivered"), retry=False)
 
@@ -537,35 +548,48 @@ class Outbox:
             return any(o.kind == "edit" and o.ref is item.ref and o is not item
                        and o.created >= item.created for o in self._queue)
 
-    def _deliver(self, item: Item) -> None:
-        """One attempt at ``item``; its status says what became of it."""
+    def _deliver(self, item: Item, *, now: bool = False) -> None:
+        """One attempt at ``item``; its status says what became of it. ``now``: wait
+        here (not in the queue) for a dead process's POST to settle."""
         item.attempts += 1
         try:
             if item.kind == "edit":
                 self._deliver_edit(item)
             else:
-                self._deliver_send(item)
+                self._deliver_send(item, now=now)
         except (ValidationError, ZoomNotebookError) as exc:
             self._failed(item, exc)
         except Exception as exc:  # a bug must not kill the worker or the user's code
             self._failed(item, exc, retry=False)
 
-    def _deliver_send(self, item: Item) -> None:
+    def _deliver_send(self, item: Item, *, now: bool = False) -> None:
         from .resolve import send_resolved
 
-        first = item.attempted_at is None
-        if first:
+        if item.resolve_first and item.quiet_at and item.quiet_at > time.time():
+            # a dead process's POST of it may still be handled: read back only after
+            wait = item.quiet_at - time.time()
+            if not now or wait > NOW_WAIT_MAX:
+                item.attempts -= 1  # not an attempt: a wait
+                item.next_attempt = time.monotonic() + wait
+                return
+            self._sleep(wait)
+        if item.attempted_at is None:
             item.attempted_at = time.time()
-        if first or item.status != "inflight":
-            item.status = "inflight"  # on disk before the request goes out
-            self._journal(item, keep=True)
         client = self._client_factory()
+        busy = float(client.timeout[1]) + float(client.retry_budget) if hasattr(
+            client, "timeout") else 60.0
+
+        def going_out() -> None:  # before every POST: on disk, with how long it may take
+            item.status, item.quiet_at = "inflight", time.time() + busy
+            self._journal(item, keep=True)
+
         outcome = send_resolved(client, item.request_payload(), user=item.user,
-                                since=item.attempted_at, resolve_first=item.resolve_first)
+                                since=item.attempted_at, resolve_first=item.resolve_first,
+                                on_send=going_out)
         if outcome.state == "unknown" and item.force and not outcome.retry_resolution:
             # the user asked to resend what Zoom will not let us read back
             outcome = send_resolved(client, item.request_payload(), user=item.user,
-                                    since=item.attempted_at)
+                                    since=item.attempted_at, on_send=going_out)
         if outcome.state == "sent":
             self._sent(item, outcome.message_id)
             return
@@ -627,8 +651,14 @@ class Outbox:
         delay = later_attempt(exc, item.attempts, self.retry_base) if retry else None
         if delay is not None and not self._stopping:
             # nothing was delivered (or it is still to be resolved): try again later
+            was = item.status
             item.status = "inflight" if item.resolve_first else "queued"
             item.next_attempt = time.monotonic() + delay
+            if was == "inflight" and item.status == "queued":
+                # Zoom said it was not delivered: a process that takes it over after a
+                # crash may send it at once (no read-back, no wait)
+                item.quiet_at = None
+                self._journal(item, keep=True)
             return
         item.status = "failed"  # resolve_first says if it must be read back before a resend
         saved = self._journal(item, keep=True)

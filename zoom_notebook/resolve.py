@@ -131,10 +131,12 @@ class Outcome:
 
 def send_resolved(client: Any, payload: Mapping[str, Any], *, user: str | None,
                   since: float | None = None, resolve_first: bool = False,
-                  sleep: Callable[[float], None] = time.sleep) -> Outcome:
+                  sleep: Callable[[float], None] = time.sleep,
+                  on_send: Callable[[], None] | None = None) -> Outcome:
     """POST ``payload``; on an unknown outcome read Zoom back, and send again only if the
     message is provably absent. ``resolve_first``: it may already have been sent (at wall
-    time ``since``) by a process that died; read back before sending.
+    time ``since``) by a process that died; read back before sending. ``on_send`` is
+    called before every POST (the outbox marks the record "in flight" on disk then).
 
     Errors that say nothing was delivered (:class:`~zoom_notebook.errors.ZoomAPIError`,
     ``ConnectFailed``, ``RateLimited``, ``AuthError``) propagate.
@@ -159,6 +161,8 @@ def send_resolved(client: Any, payload: Mapping[str, Any], *, user: str | None,
                                retry_resolution=found.state == "error", resent=resent)
             if error is not None or resolve_first:
                 resent += 1
+        if on_send is not None:
+            on_send()
         try:
             mid = client.send_message(payload, user=user)
         except OutcomeUnknown as exc:
