@@ -65,8 +65,9 @@ def test_undelivered_alert_survives_a_kernel_restart(user_env, kernel_env, tmp_p
     assert "42" in outputs_text(nb)  # the computation was not hurt
     assert user_env.messages() == []
     # The first kernel exited (nbclient shut it down); a new one, with Zoom reachable:
-    # %load_ext alone delivers what the dead kernel left (in the background);
-    # %zoomchat outbox waits for that and finds nothing left to do.
+    # %load_ext alone delivers what the dead kernel left (in the background; if its last
+    # request was still out at exit, once that request has had time to settle: its read
+    # timeout, 2 s here); %zoomchat outbox waits for that and finds nothing left to do.
     nb2 = run(["%load_ext zoom_notebook", "%zoomchat outbox"], kernel_env, tmp_path)
     assert "the outbox is empty" in outputs_text(nb2)
     (msg,) = user_env.messages()
@@ -79,7 +80,8 @@ def test_receipts_update_in_place_and_are_inert(user_env, kernel_env, tmp_path):
     nb = run(["%load_ext zoom_notebook\nimport os, time, zoom_notebook as zn",
               f"%zoomchat send -c {kernel_env['CH']} hello",
               f"with zn.notify('job', to_channel='{kernel_env['CH']}'):\n    pass",
-              "time.sleep(1.5)"], kernel_env, tmp_path)
+              "from zoom_notebook.outbox import get_outbox\n"
+              "get_outbox().flush(15)\ntime.sleep(0.3)"], kernel_env, tmp_path)
     send_outputs = nb.cells[1].outputs
     assert len(send_outputs) == 1  # "sending…" was replaced, not appended to
     assert "Sent to channel" in send_outputs[0]["data"]["text/plain"]
