@@ -79,7 +79,9 @@ def test_undelivered_alert_survives_a_kernel_restart(user_env, kernel_env, tmp_p
 def test_receipts_update_in_place_and_are_inert(user_env, kernel_env, tmp_path):
     nb = run(["%load_ext zoom_notebook\nimport os, time, zoom_notebook as zn",
               f"%zoomchat send -c {kernel_env['CH']} hello",
-              f"with zn.notify('job', to_channel='{kernel_env['CH']}'):\n    pass",
+              # the receipt shows "queued", then the outbox updates it; nbclient applies
+              # an update only while the cell that sent it is running, so the cell waits
+              f"with zn.notify('job', to_channel='{kernel_env['CH']}'):\n    pass\n"
               "from zoom_notebook.outbox import get_outbox\n"
               "get_outbox().flush(15)\ntime.sleep(0.3)"], kernel_env, tmp_path)
     send_outputs = nb.cells[1].outputs
