@@ -98,3 +98,15 @@ def test_unknown_outcome_without_read_scope_is_raised_not_resent(user_env, monke
     else:
         raise AssertionError("expected OutcomeUnknown")
     assert len(user_env.messages()) == 1
+
+
+def test_finding_4_progress_stays_one_message_after_an_unknown_first_post(user_env):
+    ch = user_env.channel_id("general")
+    # the first post reaches Zoom but its answer is lost: an unknown outcome
+    user_env.inject("drop_after", method="POST", path="/messages")
+    for _ in zn.progress(range(30), desc="sweep", every=0, to_channel=ch):
+        pass
+    assert get_outbox().flush(30)
+    (msg,) = user_env.messages()  # one message, edited in place, never a second one
+    assert msg["message"].startswith("✅ sweep: done, 30/30")
+    assert get_outbox().saved() == []

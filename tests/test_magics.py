@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import time
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from zoom_notebook import ValidationError
+from zoom_notebook import outbox
 from zoom_notebook.outbox import get_outbox
 
 from .conftest import sandbox_posts
@@ -363,3 +366,105 @@ def test_failed_send_says_its_attachments_are_not_kept(shell, user_env, capsys):
     out = capsys.readouterr().out
     assert "kept in the outbox" in out and "1 attachment(s)" in out and "figure-1.png" in out
     assert [r["payload"]["message"].split("\n")[0] for r in get_outbox().saved()] == ["figure"]
+
+
+def test_finding_5_outbox_while_zoom_is_unreachable_keeps_the_message(shell, user_env, capsys,
+                                                                      monkeypatch):
+    from zoom_notebook import api, client as client_mod
+    from zoom_notebook.sandbox import free_port
+
+    monkeypatch.setattr(client_mod, "DEFAULT_RETRY_BUDGET", 0.3)
+    ch = shell.user_ns["CH"]
+    down = f"http://127.0.0.1:{free_port()}/v2"  # nothing listens there
+    real = user_env.env()["ZOOM_API_URL"]
+    monkeypatch.setenv("ZOOM_API_URL", down)
+    api.forget_clients()
+    assert cell(shell, f"-c {ch} --message offline-1 --no-output", "1").success
+    shell.run_line_magic("zoomchat", "outbox")  # still unreachable: nothing may be lost
+    out = capsys.readouterr().out
+    assert "0 of 1 saved message(s) delivered" in out and "offline-1" in out
+    assert "ConnectFailed" in out
+    assert [r["payload"]["message"] for r in get_outbox().saved()] == ["offline-1"]
+    monkeypatch.setenv("ZOOM_API_URL", real)
+    api.forget_clients()
+    shell.run_line_magic("zoomchat", "outbox")
+    assert "1 of 1 saved message(s) delivered" in capsys.readouterr().out
+    assert [m["message"] for m in messages(user_env)] == ["offline-1"]
+    assert get_outbox().saved() == []
+
+
+@pytest.fixture
+def small_home(tmp_path, monkeypatch):
+    """A real tmpfs as the home folder (root only): ``full()`` fills it, ``readonly()``
+    remounts it read-only. Unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root to mount a tmpfs")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    home = mnt / "home"
+    home.mkdir()
+    monkeypatch.setenv("ZOOM_NOTEBOOK_HOME", str(home))
+
+    class Home:
+        path = home
+
+        @staticmethod
+        def full() -> None:
+            with contextlib.suppress(OSError), open(mnt / "filler", "wb") as fh:
+                while True:
+                    fh.write(b"x" * 4096)
+                    fh.flush()
+
+        @staticmethod
+        def readonly() -> None:
+            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+
+    try:
+        yield Home
+    finally:
+        outbox.reset_outbox()
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_finding_8_full_home_receipts_never_claim_kept(shell, user_env, small_home, capsys):
+    outbox.reset_outbox()
+    small_home.full()
+    user_env.inject("status", status=400, method="POST")  # Zoom refuses it
+    assert cell(shell, f"-c {shell.user_ns['CH']} --message disk-full --no-output", "1").success
+    out = capsys.readouterr().out
+    assert "NOT sent" in out and "could NOT be kept in the outbox" in out
+    assert "No space left" in out and "It is kept in the outbox" not in out
+    # an alert still goes (from memory) and its receipt says it was not saved
+    from zoom_notebook import alerts
+
+    item = alerts.post_alert("full-alert", to_channel=shell.user_ns["CH"], show=False)
+    assert item is not None and "No space left" in (item.save_error or "")
+    assert get_outbox().flush(10)
+    assert [m["message"] for m in messages(user_env)] == ["full-alert"]
+
+
+def test_finding_8_read_only_home_keeps_a_valid_login_working(oauth_env, fake_browser,
+                                                              small_home, capsys):
+    import zoom_notebook as zn
+    from zoom_notebook import AuthError
+
+    zn.login(method="browser")
+    small_home.readonly()
+    from zoom_notebook import api
+
+    api.forget_clients()
+    sent = zn.send("from a read-only home", to_channel=oauth_env.channel_id("general"))
+    assert sent.id and [m["message"] for m in oauth_env.messages()] == [
+        "from a read-only home"]
+    oauth_env.expire_access_tokens()
+    api.forget_clients()
+    with pytest.raises(AuthError) as info:  # a refresh cannot be saved: said plainly
+        zn.send("needs a refresh", to_channel=oauth_env.channel_id("general"))
+    assert "read-only" in str(info.value) or "cannot be written" in str(info.value)
+    assert not isinstance(info.value, PermissionError)
