@@ -141,3 +141,18 @@ def test_401_is_not_retried_twice(s2s_env, monkeypatch):
     assert err.value.code == 124
     assert s2s_env.counters["account_credentials"] == 2
     assert len([r for r in s2s_env.requests() if r["method"] == "POST"]) == 2
+
+
+def test_28_a_clock_90s_ahead_still_waits_out_the_channel_flood_limit(user_env):
+    # Zoom's Retry-After is a date-time; measured against this (skewed) clock it would
+    # look long past and be retried at once, again and again. Against Zoom's own Date it
+    # is ~10 s ahead: beyond a 3 s budget, so it fails fast, after one request.
+    ahead = (lambda: time.time() + 90)
+    for i in range(10):
+        _send(user_env, f"m{i}", clock=ahead)
+    with pytest.raises(RateLimited) as err:
+        _send(user_env, "eleventh", retry_budget=3.0, clock=ahead)
+    assert 8 <= (err.value.retry_at - dt.datetime.now(dt.timezone.utc)).total_seconds() <= 11
+    posts = [r for r in user_env.requests() if r["method"] == "POST"]
+    assert len(posts) == 11  # no request storm
+    assert len(user_env.messages()) == 10
