@@ -152,7 +152,6 @@ def run(kills: int = 200, kernel_kills: int = 10, parallel: int = 2, seed: int =
     from zoom_notebook.sandbox import Sandbox
     from zoom_notebook.sandbox.faults import Fault
 
-    rng = random.Random(seed)
     tally = Tally()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, Sandbox(channel_limits=False) as sb:

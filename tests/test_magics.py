@@ -11,8 +11,7 @@ import time
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from zoom_notebook import ValidationError
-from zoom_notebook import outbox
+from zoom_notebook import ValidationError, outbox
 from zoom_notebook.outbox import get_outbox
 
 from .conftest import sandbox_posts
@@ -370,7 +369,8 @@ def test_failed_send_says_its_attachments_are_not_kept(shell, user_env, capsys):
 
 def test_finding_5_outbox_while_zoom_is_unreachable_keeps_the_message(shell, user_env, capsys,
                                                                       monkeypatch):
-    from zoom_notebook import api, client as client_mod
+    from zoom_notebook import api
+    from zoom_notebook import client as client_mod
     from zoom_notebook.sandbox import free_port
 
     monkeypatch.setattr(client_mod, "DEFAULT_RETRY_BUDGET", 0.3)

@@ -147,7 +147,9 @@ def test_28_a_clock_90s_ahead_still_waits_out_the_channel_flood_limit(user_env):
     # Zoom's Retry-After is a date-time; measured against this (skewed) clock it would
     # look long past and be retried at once, again and again. Against Zoom's own Date it
     # is ~10 s ahead: beyond a 3 s budget, so it fails fast, after one request.
-    ahead = (lambda: time.time() + 90)
+    def ahead() -> float:
+        return time.time() + 90
+
     for i in range(10):
         _send(user_env, f"m{i}", clock=ahead)
     with pytest.raises(RateLimited) as err:
