@@ -23,6 +23,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[requests.PreparedRequest] = []
+        #: (request, status, headers, body) of every answer received
+        self.responses: list[tuple[requests.PreparedRequest, int, dict[str, str], bytes]] = []
 
     def api_requests(self, sandbox_url: str | None = None) -> list[requests.PreparedRequest]:
         return [r for r in self.requests
@@ -42,7 +44,11 @@ def http_recorder(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReques
 
     def send(self: Any, prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         recorder.requests.append(prepared)
-        return original(self, prepared, *args, **kwargs)
+        resp = original(self, prepared, *args, **kwargs)
+        if not kwargs.get("stream"):
+            recorder.responses.append((prepared, resp.status_code, dict(resp.headers),
+                                       resp.content))
+        return resp
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
     yield recorder
@@ -55,6 +61,13 @@ def http_recorder(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReques
         problems += contract.check_request(prepared.method or "", prepared.url or "",
                                            dict(prepared.headers), prepared.body)
     assert not problems, "requests that break Zoom's API schema:\n" + "\n".join(problems)
+    answers = []
+    for prepared, status, headers, body in recorder.responses:
+        if "/v2/" in (prepared.url or "") and "/_sandbox/" not in (prepared.url or ""):
+            answers += contract.check_response(prepared.method or "", prepared.url or "",
+                                               status, headers, body)
+    assert not answers, ("sandbox answers that break Zoom's API schema:\n"
+                         + "\n".join(sorted(set(answers))))
 
 
 @pytest.fixture(autouse=True)

@@ -167,3 +167,67 @@ def check_request(method: str, url: str, headers: dict[str, str], body: bytes | 
                 problems.append(f"{where}: needs exactly one of to_contact / to_channel")
         return problems
     return [*problems, f"{method} {path}: no such operation in Zoom's Team Chat API"]
+
+
+def _operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+    for op_method, pattern, template, op in _operations():
+        if op_method == method and pattern.match(path):
+            return template, op
+    return None
+
+
+def _api_path(url: str) -> str | None:
+    path = unquote(urlsplit(url).path)
+    for prefix in BASE_PREFIXES:
+        if path.startswith(prefix + "/"):
+            return path[len(prefix):]
+    return None
+
+
+def check_response(method: str, url: str, status: int, headers: dict[str, str],
+                   body: bytes) -> list[str]:
+    """Problems with one answer to a Team Chat call, judged by Zoom's response schemas:
+    a documented status, its JSON schema for 2xx, Zoom's ``{code, message}`` for errors,
+    and no body (nor a content type) for a 204."""
+    path = _api_path(url)
+    if path is None or OUTSIDE_TEAM_CHAT.match(f"{method} {path}"):
+        return []
+    found = _operation(method, path)
+    if found is None:
+        return []  # the request check reports it
+    template, op = found
+    where = f"{method} {template} -> {status}"
+    responses = op.get("responses", {})
+    if 300 <= status < 400:
+        return []  # a redirect (the file API): followed by the client
+    if status == 204:
+        problems = [f"{where}: a 204 with a body"] if body else []
+        if headers.get("Content-Type"):
+            problems.append(f"{where}: a 204 with Content-Type {headers['Content-Type']!r}")
+        return problems
+    if not body:
+        return [] if status >= 500 else [f"{where}: no body"]
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return [f"{where}: the body is not JSON"]
+    if status >= 400:
+        ok = isinstance(obj, dict) and isinstance(obj.get("code"), int) and isinstance(
+            obj.get("message"), str)
+        # Zoom's answers to any call: 401/124 (token), 400/4711 (scope), 400/300 (a bad
+        # parameter, e.g. an expired next_page_token), 404/1001 and 404/4130 (no such
+        # user or channel: documented on most calls, not all), 429, 5xx
+        code = obj.get("code") if isinstance(obj, dict) else None
+        documented = (str(status) in responses or status in (401, 429) or status >= 500
+                      or (status, code) in ((400, 300), (400, 4711), (404, 1001),
+                                            (404, 4130)))
+        return ([] if ok else [f"{where}: not Zoom's error shape {{code, message}}"]) + (
+            [] if documented else [f"{where}: status not in Zoom's API"])
+    spec = responses.get(str(status))
+    if spec is None:
+        return [f"{where}: status not in Zoom's API"]
+    schema = (spec.get("content") or {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return []
+    return [f"{where}: body {'/'.join(str(x) for x in e.absolute_path) or '(root)'}: "
+            f"{e.message}" for e in _validator(schema).iter_errors(obj)]

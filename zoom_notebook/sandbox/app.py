@@ -59,6 +59,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return resp
 
 
+def no_content() -> Response:
+    """Zoom's 204: no body, and no Content-Type."""
+    resp = Response(status=204)
+    del resp.headers["Content-Type"]
+    resp.headers["x-zm-trackingid"] = "SBX_" + secrets.token_hex(8)
+    return resp
+
+
 def iso_ms(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -402,7 +410,7 @@ class SandboxApp:
             msg.message = text
             msg.at_items = []
             msg.edited = time.time()
-        return Response(status=204)
+        return no_content()
 
     def _conversation_for(self, request: Request, sender: str) -> tuple[str, ...]:
         body = {k: request.args.get(k) for k in ("to_contact", "to_channel")
