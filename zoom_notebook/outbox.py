@@ -174,6 +174,9 @@ class Item:
     #: (its last send + the client's retry budget + read timeout): a process that takes
     #: it over from a dead one reads Zoom back only after this
     quiet_at: float | None = None
+    #: taken over from a dead process that had it in flight (not saved): wait for
+    #: ``quiet_at`` before reading back
+    inherited: bool = False
     on_done: Callable[[Item], None] | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -427,6 +430,7 @@ class Outbox:
             return []
         items = {r["id"]: _item_from(r) for r in records}
         for item in items.values():
+            item.inherited = item.status == "inflight"
             if item.status in AT_REST:
                 item.status = "inflight" if item.resolve_first else "queued"
         drops: list[dict[str, Any]] = []
@@ -481,7 +485,7 @@ class Outbox:
         asked for it now; the client has already retried what may be retried). If it
         must wait for a later attempt, it is kept (failed) with why, never dropped."""
         self._deliver(item, now=True)
-        if item.status == "inflight" and item.quiet_at and item.quiet_at > time.time():
+        if item.inherited and item.quiet_at and item.quiet_at > time.time():
             self._run_items([item], wait=False)  # settling: delivered in the background
             return
         if item.status in ("queued", "inflight"):
@@ -565,7 +569,7 @@ class Outbox:
     def _deliver_send(self, item: Item, *, now: bool = False) -> None:
         from .resolve import send_resolved
 
-        if item.resolve_first and item.quiet_at and item.quiet_at > time.time():
+        if item.inherited and item.quiet_at and item.quiet_at > time.time():
             # a dead process's POST of it may still be handled: read back only after
             wait = item.quiet_at - time.time()
             if not now or wait > NOW_WAIT_MAX:
@@ -573,6 +577,7 @@ class Outbox:
                 item.next_attempt = time.monotonic() + wait
                 return
             self._sleep(wait)
+        item.inherited = False  # from now on its requests are ours: we see them end
         if item.attempted_at is None:
             item.attempted_at = time.time()
         client = self._client_factory()

@@ -21,8 +21,12 @@ from typing import Any
 from .app import SandboxApp
 from .faults import Faults
 from .limits import Limiter
+from .oauth import APP_SCOPES
 from .oauth import install as install_user_oauth
 from .state import World
+
+#: What a test token may do unless it says otherwise: everything the app asks for.
+APP_TOKEN_SCOPES = " ".join(APP_SCOPES)
 
 __all__ = ["Sandbox", "all_secrets", "approve", "login", "server_to_server_env"]
 
@@ -167,7 +171,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ test helpers
     def issue_token(self, user: str | None = None, lifetime: float = 3600.0,
-                    scopes: str = "chat_message:write chat_message:read user:read") -> str:
+                    scopes: str = APP_TOKEN_SCOPES) -> str:
         """A user access token for ``user`` (email or id; default the signed-in user)
         with these ``scopes``."""
         found = self.world.find_user(user) if user else self.world.users[self.world.me_id]
@@ -204,6 +208,25 @@ class Sandbox:
         """The API requests received (method, path, query, JSON or form; never secrets)."""
         with self.world.lock:
             return list(self.app.request_log)
+
+    def reply(self, as_user: str, message: str, *, to_channel: str | None = None,
+              to_contact: str | None = None, reply_to: str | None = None) -> str:
+        """A message from another seeded user (by email, id or first name): to a channel,
+        to a contact (default: to the signed-in user), optionally in a thread. Returns
+        its id. Also ``POST /_sandbox/reply`` and the reply box on the sandbox page."""
+        body = {"as": as_user, "message": message, "to_channel": to_channel,
+                "to_contact": to_contact, "reply_main_message_id": reply_to}
+        return self.app.reply_as(body).id
+
+    def advance(self, seconds: float) -> list[str]:
+        """Move the sandbox clock forward; scheduled messages that fall due are posted
+        (with their scheduled time). Returns their ids. Also ``POST /_sandbox/clock``."""
+        return [m.id for m in self.world.advance(seconds)]
+
+    def drafts(self) -> list[dict[str, Any]]:
+        """Scheduled messages not yet posted."""
+        with self.world.lock:
+            return [{"id": d.id, "due": d.due, **d.fields} for d in self.world.drafts.values()]
 
     def inject(self, kind: str, **options: Any) -> None:
         """Switch on a fault (see :mod:`zoom_notebook.sandbox.faults`)."""

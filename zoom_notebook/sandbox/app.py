@@ -14,6 +14,7 @@ import re
 import secrets
 import socket
 import time
+import uuid
 from typing import Any, Callable
 
 from werkzeug.exceptions import HTTPException, NotFound
@@ -22,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from .faults import Faults
 from .limits import Limiter, iso
-from .state import Message, Token, World
+from .state import Draft, Message, Token, World
 
 MAX_MESSAGE = 1024
 #: Scopes that may read, from the spec's ``security`` of each operation.
@@ -31,8 +32,27 @@ LIST_MESSAGES_SCOPES = ("chat_message:read", "chat_message:write", "chat_message
                         "team_chat:read:list_user_messages:admin")
 THREAD_SCOPES = ("chat_message:read", "chat_message:read:admin",
                  "team_chat:read:thread_message", "team_chat:read:thread_message:admin")
+CHANNEL_READ_SCOPES = ("chat_channel:read", "chat_channel:read:admin",
+                       "chat_channel:write", "chat_channel:write:admin",
+                       "team_chat:read:list_user_channels",
+                       "team_chat:read:list_user_channels:admin",
+                       "team_chat:read:list_members", "team_chat:read:list_members:admin")
+CONTACT_READ_SCOPES = ("chat_contact:read", "chat_contact:read:admin", "contact:read",
+                       "contact:read:admin", "team_chat:read:list_contacts",
+                       "team_chat:read:list_contacts:admin", "contact:read:list_contacts",
+                       "contact:read:list_contacts:admin")
+USER_READ_SCOPES = ("user:read", "user:read:admin", "user:read:user", "user:read:user:admin")
+SCHEDULE_SCOPES = ("chat_message:read", "chat_message:write", "chat_message:read:admin",
+                   "chat_message:write:admin", "team_chat:read:list_scheduled_messages",
+                   "team_chat:read:list_scheduled_messages:admin")
 S2S_SCOPES = ("team_chat:write:user_message:admin team_chat:read:list_user_messages:admin "
-              "team_chat:read:thread_message:admin")
+              "team_chat:read:thread_message:admin team_chat:read:list_user_channels:admin "
+              "team_chat:read:list_members:admin team_chat:read:list_contacts:admin "
+              "team_chat:read:list_scheduled_messages:admin user:read:admin")
+RICH_TYPES = ("Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList", "Underline",
+              "FontSize", "FontColor", "BackgroundColor", "LeftIndent", "Paragraph", "Quote",
+              "AddLink")
+SCHEDULE_MIN, SCHEDULE_MAX = 30 * 60.0, 180 * 86400.0
 FILE_LIMITS = {"image": 16 * 1024 * 1024, "other": 20 * 1024 * 1024}
 _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -96,6 +116,15 @@ class SandboxApp:
                  methods=["GET"]),
             Rule(f"{api}/chat/users/<user>/messages/<mid>", endpoint="edit_message",
                  methods=["PUT"]),
+            Rule(f"{api}/chat/users/<user>/messages/<mid>", endpoint="get_message",
+                 methods=["GET"]),
+            Rule(f"{api}/chat/users/<user>/messages/<mid>", endpoint="delete_message",
+                 methods=["DELETE"]),
+            Rule(f"{api}/chat/users/<user>/messages/<mid>/emoji_reactions",
+                 endpoint="react", methods=["PATCH"]),
+            Rule(f"{api}/chat/messages/schedule", endpoint="list_schedule", methods=["GET"]),
+            Rule(f"{api}/chat/messages/schedule/<draft>", endpoint="delete_schedule",
+                 methods=["DELETE"]),
             Rule(f"{api}/chat/users/<user>/messages/<mid>/thread", endpoint="thread",
                  methods=["GET"]),
             Rule(f"{api}/chat/users/<user>/channels", endpoint="my_channels", methods=["GET"]),
@@ -105,6 +134,14 @@ class SandboxApp:
                  methods=["POST"]),
             Rule("/file-us01/v2/chat/users/<user>/messages/files", endpoint="post_file",
                  methods=["POST"]),
+            Rule("/file/v2/chat/users/<user>/files", endpoint="file_redirect",
+                 methods=["POST"]),
+            Rule("/file-us01/v2/chat/users/<user>/files", endpoint="upload_file",
+                 methods=["POST"]),
+            Rule("/_sandbox/reply", endpoint="sb_reply", methods=["POST"]),
+            Rule("/_sandbox/reply_form", endpoint="sb_reply_form", methods=["POST"]),
+            Rule("/_sandbox/clock", endpoint="sb_clock", methods=["POST"]),
+            Rule("/_sandbox/files/<fid>", endpoint="sb_file", methods=["GET"]),
             Rule("/_sandbox/state", endpoint="sb_state", methods=["GET"]),
             Rule("/_sandbox/messages", endpoint="sb_messages", methods=["GET"]),
             Rule("/_sandbox/requests", endpoint="sb_requests", methods=["GET"]),
@@ -218,6 +255,7 @@ class SandboxApp:
                            + ("daily" if daily else "per-second")
                            + " rate limit for this API. Refer to the response header for "
                            "details on when you can make another request.", headers=limited)
+        self.world.post_due()  # scheduled messages whose time has come
         response: Response = getattr(self, "on_" + endpoint)(request, token=token, **args)
         for key, value in headers.items():
             response.headers[key] = value
@@ -272,18 +310,19 @@ class SandboxApp:
         """The spec's ``date`` / ``from`` / ``to``: ``date`` (a UTC day, default today)
         wins; else ``from`` to ``to`` (default now)."""
         raw_date = request.args.get("date")
+        now = dt.datetime.fromtimestamp(self.world.now(), dt.timezone.utc)
         since = self._time_arg(request, "from")
         until = self._time_arg(request, "to")
         if raw_date is not None or since is None:
             try:
                 day = (dt.datetime.strptime(raw_date, "%Y-%m-%d") if raw_date else
-                       dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).date()
+                       now.replace(tzinfo=None)).date()
             except ValueError:
                 raise invalid("date", "must be yyyy-MM-dd") from None
             start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
             return start.timestamp(), start.timestamp() + 86400.0
         # ``to`` is inclusive to the second it names
-        return since, (until + 1.0) if until is not None else time.time() + 1.0
+        return since, (until + 1.0) if until is not None else self.world.now() + 1.0
 
     def _page_args(self, request: Request, default: int, maximum: int) -> tuple[int, str]:
         raw = request.args.get("page_size", str(default))
@@ -292,14 +331,15 @@ class SandboxApp:
         return int(raw), request.args.get("next_page_token", "")
 
     def _paged(self, request: Request, key: str, items: list[Any], default: int,
-               maximum: int) -> Response:
+               maximum: int, *, total: bool = False) -> Response:
+        """One page; ``total``: the answer has ``total_records`` (where the spec has)."""
         size, token = self._page_args(request, default, maximum)
         page = self.world.page(items, size, token or None, self.config["page_token_ttl"])
         if page is None:
             raise ApiError(400, 300, "The next page token is invalid or expired.")
         chunk, nxt = page
         return json_response({key: chunk, "page_size": size, "next_page_token": nxt,
-                              "total_records": len(items)})
+                              **({"total_records": len(items)} if total else {})})
 
     def _target(self, body: dict[str, Any], sender: str) -> tuple[str, str]:
         contact, channel = body.get("to_contact"), body.get("to_channel")
@@ -350,20 +390,107 @@ class SandboxApp:
         if not isinstance(body, dict):
             raise invalid("body", "Request body must be a JSON object.")
         text = body.get("message")
-        if not isinstance(text, str) or not text:
+        file_ids = body.get("file_ids") or []
+        if not isinstance(text, str) or (not text and not file_ids):
             raise invalid("message", "message is required.")
         if len(text) > MAX_MESSAGE:
             raise invalid("message", f"The message must be at most {MAX_MESSAGE} characters.")
         kind, target = self._target(body, sender)
         at_items = body.get("at_items") or []
         self._check_at_items(at_items, text, kind)
-        if len(body.get("file_ids") or []) > 6:
-            raise invalid("file_ids", "At most 6 files.")
+        rich_text = self._check_rich_text(body.get("rich_text") or [], text)
+        cards = self._check_cards(body.get("interactive_cards") or [])
+        files = self._take_files(file_ids, sender)
         reply = self._check_reply(body.get("reply_main_message_id"), kind, target, sender)
+        fields: dict[str, Any] = {"sender": sender, "kind": kind, "target": target, "message": text,
+                  "at_items": at_items, "reply_main_message_id": reply, "files": files,
+                  "rich_text": rich_text, "interactive_cards": cards}
+        when = body.get("scheduled_time")
+        if when is not None:
+            due = self._check_schedule(when)
+            draft = Draft(id=str(uuid.uuid4()), sender=sender, due=due,
+                          created=self.world.now(), fields=fields)
+            with self.world.lock:
+                self.world.drafts[draft.id] = draft
+            self._release_files(file_ids, files)
+            return json_response({"id": draft.id}, 201)  # the draft's id (the spec)
         self._rate_channel(kind, target)
-        msg = self.world.add_message(sender=sender, kind=kind, target=target, message=text,
-                                     at_items=at_items, reply_main_message_id=reply)
+        msg = self.world.add_message(**fields)
+        self._release_files(file_ids, files)
         return json_response({"id": msg.id}, 201)
+
+    def _check_schedule(self, when: Any) -> float:
+        if not isinstance(when, str) or not _ISO_Z.match(when):
+            raise invalid("scheduled_time", "must be yyyy-MM-dd'T'HH:mm:ss'Z'")
+        due = dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=dt.timezone.utc).timestamp()
+        ahead = due - self.world.now()
+        if not SCHEDULE_MIN < ahead <= SCHEDULE_MAX:
+            raise ApiError(400, 300, "Invalid parameter: send_time. The time requirement is "
+                                     "more than 30 minutes from now and within 180 days.")
+        return due
+
+    def _check_rich_text(self, items: Any, text: str) -> list[dict[str, Any]]:
+        if not isinstance(items, list):
+            raise invalid("rich_text", "must be an array")
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise invalid("rich_text", "each item must be an object")
+            start, end = item.get("start_position"), item.get("end_position")
+            kind, attr = item.get("format_type"), item.get("format_attr")
+            if not (type(start) is int and type(end) is int and 0 <= start < end <= len(text)):
+                raise invalid("rich_text.start_position",
+                              "positions must lie within the message, start before end")
+            if kind not in RICH_TYPES:
+                raise invalid("rich_text.format_type", f"must be one of {', '.join(RICH_TYPES)}")
+            ok: Callable[[str], bool] | None = {
+                  "FontSize": lambda a: a in ("s", "m", "l"),
+                  "FontColor": lambda a: bool(re.fullmatch(r"[0-9A-Fa-f]{6}", a)),
+                  "BackgroundColor": lambda a: bool(re.fullmatch(r"[0-9A-Fa-f]{6}", a)),
+                  "LeftIndent": lambda a: a.isdigit() and int(a) > 0,
+                  "Paragraph": lambda a: a in ("h1", "h2", "h3"),
+                  "AddLink": lambda a: bool(re.match(r"^https?://[^\s]+$", a))}.get(kind)
+            if ok is not None and not (isinstance(attr, str) and ok(attr)):
+                raise invalid("rich_text.format_attr", f"not a valid value for {kind}")
+            if kind == "AddLink" and "\n" in text[start:end]:
+                raise invalid("rich_text", "AddLink cannot cross lines")
+            out.append({k: item[k] for k in ("start_position", "end_position", "format_type",
+                                             "format_attr") if k in item})
+        return out
+
+    def _check_cards(self, cards: Any) -> list[dict[str, Any]]:
+        if not isinstance(cards, list) or len(cards) > 5:
+            raise invalid("interactive_cards", "at most 5 cards")
+        out = []
+        for card in cards:
+            raw = card.get("card_json") if isinstance(card, dict) else None
+            try:
+                parsed = json.loads(raw) if isinstance(raw, str) else None
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict) or not isinstance(parsed.get("content"), dict):
+                raise ApiError(400, 5405, "Failed to create interactive card.")
+            out.append({"card_id": secrets.token_hex(8), "card_json": raw})
+        return out
+
+    def _take_files(self, file_ids: Any, sender: str) -> list[dict[str, Any]]:
+        if not isinstance(file_ids, list) or not all(isinstance(f, str) for f in file_ids):
+            raise invalid("file_ids", "must be an array of file ids")
+        if len(file_ids) > 6:
+            raise invalid("file_ids", "At most 6 files.")
+        with self.world.lock:
+            missing = [f for f in file_ids if f not in self.world.uploads
+                       or self.world.uploads[f]["owner"] != sender]
+            if missing:
+                raise ApiError(400, 5404, f"File does not exist: {', '.join(missing)}.")
+            return [{k: v for k, v in self.world.uploads[f].items() if k != "owner"}
+                    for f in file_ids]
+
+    def _release_files(self, file_ids: list[str], files: list[dict[str, Any]]) -> None:
+        with self.world.lock:  # an uploaded file is sent once
+            for fid in file_ids:
+                self.world.uploads.pop(fid, None)
 
     def _check_at_items(self, items: Any, text: str, kind: str) -> None:
         if not isinstance(items, list):
@@ -393,6 +520,18 @@ class SandboxApp:
                 if self.world.find_user(contact) is None:
                     raise ApiError(404, 1001, f"User does not exist: {contact}.")
 
+    def _own_message(self, mid: str, sender: str, kind: str, target: str) -> Message:
+        """The message ``mid`` in this conversation, sent by ``sender`` (edit, delete)."""
+        with self.world.lock:
+            msg = self.world.messages.get(mid)
+        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
+                        at_items=[], reply_main_message_id=None, timestamp=0)
+        if msg is None or msg.conversation() != probe.conversation():
+            raise ApiError(400, 300, f"Message does not exist: {mid}.")
+        if msg.sender != sender:
+            raise ApiError(400, 200, "Only the sender of this message can make updates.")
+        return msg
+
     def on_edit_message(self, request: Request, token: Token, user: str, mid: str) -> Response:
         sender = self._sender(token, user)
         self._need_scope(token, "chat_message:write")
@@ -403,13 +542,113 @@ class SandboxApp:
         text = body.get("message")
         if not isinstance(text, str) or not text or len(text) > MAX_MESSAGE:
             raise invalid("message", f"must be 1 to {MAX_MESSAGE} characters")
+        rich_text = self._check_rich_text(body.get("rich_text") or [], text)
         with self.world.lock:
-            msg = self.world.messages.get(mid)
-            if msg is None or msg.sender != sender or (msg.kind, msg.target) != (kind, target):
-                raise ApiError(404, 5301, f"Message does not exist: {mid}.")
+            msg = self._own_message(mid, sender, kind, target)
             msg.message = text
             msg.at_items = []
-            msg.edited = time.time()
+            msg.rich_text = rich_text
+            msg.edited = self.world.now()
+        return no_content()
+
+    def on_get_message(self, request: Request, token: Token, user: str, mid: str) -> Response:
+        sender = self._sender(token, user)
+        self._need_any_scope(token, LIST_MESSAGES_SCOPES)
+        conv = self._conversation_for(request, sender)
+        with self.world.lock:
+            msg = self.world.messages.get(mid)
+        if msg is None or msg.conversation() != conv:
+            raise ApiError(400, 300, f"Message does not exist: {mid}.")
+        out = self._message_json(msg)
+        for r in out.get("reactions", []):  # this answer names ids, not senders
+            users = [self.world.users[u] for u in msg.reactions[r["emoji"]]]
+            r.pop("senders", None)
+            r["user_ids"] = [u.id for u in users]
+            r["member_ids"] = [u.member_id for u in users]
+        out.pop("status", None)
+        return json_response(out)
+
+    def on_delete_message(self, request: Request, token: Token, user: str, mid: str
+                          ) -> Response:
+        sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
+        body = {k: request.args[k] for k in ("to_contact", "to_channel") if k in request.args}
+        if not body:
+            raise ApiError(400, 300, 'You must provide the "to_contact" or the "to_channel" '
+                                     'query parameter.')
+        kind, target = self._target(body, sender)
+        with self.world.lock:
+            self._own_message(mid, sender, kind, target)
+            self.world.delete_message(mid)
+        return no_content()
+
+    def on_react(self, request: Request, token: Token, user: str, mid: str) -> Response:
+        sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise invalid("body", "Request body must be a JSON object.")
+        action, emoji = body.get("action"), body.get("emoji")
+        if action not in ("add", "remove"):
+            raise invalid("action", "must be add or remove")
+        if not isinstance(emoji, str) or not re.fullmatch(r"U\+[0-9A-Fa-f]{4,6}", emoji):
+            raise invalid("emoji", "must be a unicode value such as U+1F600")
+        kind, target = self._target(body, sender)
+        conv = Message(id="", sender=sender, kind=kind, target=target, message="",
+                       at_items=[], reply_main_message_id=None, timestamp=0).conversation()
+        with self.world.lock:
+            msg = self.world.messages.get(mid)
+            if msg is None or msg.conversation() != conv:
+                raise ApiError(400, 300, f"Message does not exist: {mid}")
+            who = msg.reactions.setdefault(emoji.upper().replace("U+", "U+"), [])
+            if action == "add" and sender not in who:
+                who.append(sender)
+            elif action == "remove" and sender in who:
+                who.remove(sender)
+            msg.reactions = {e: u for e, u in msg.reactions.items() if u}
+        return no_content()
+
+    def on_list_schedule(self, request: Request, token: Token) -> Response:
+        me = self._sender(token, "me") if token.kind == "user" else None
+        self._need_any_scope(token, SCHEDULE_SCOPES)
+        probe = None
+        if request.args.get("to_channel") or request.args.get("to_contact"):
+            probe = self._conversation_for(request, me or "")
+        with self.world.lock:
+            drafts = sorted(self.world.drafts.values(), key=lambda d: d.created)
+        items = []
+        for d in drafts:
+            if me is not None and d.sender != me:
+                continue
+            f = d.fields
+            if probe is not None and Message(id="", timestamp=0, **{
+                    k: f[k] for k in ("sender", "kind", "target", "message", "at_items",
+                                      "reply_main_message_id")}).conversation() != probe:
+                continue
+            item: dict[str, Any] = {"draft_id": d.id, "create_date": iso(d.created),
+                                    "scheduled_time": iso(d.due), "message": f["message"]}
+            if f["at_items"]:
+                item["at_items"] = f["at_items"]
+            if f["rich_text"]:
+                item["rich_text"] = f["rich_text"]
+            if f["reply_main_message_id"]:
+                item["reply_main_message_id"] = f["reply_main_message_id"]
+            if f["files"]:
+                item["files"] = [{k: x[k] for k in ("file_id", "file_name", "file_size")}
+                                 for x in f["files"]]
+            items.append(item)
+        return self._paged(request, "messages", items, 10, 50)
+
+    def on_delete_schedule(self, request: Request, token: Token, draft: str) -> Response:
+        me = self._sender(token, "me") if token.kind == "user" else None
+        self._need_scope(token, "chat_message:write")
+        if not (request.args.get("to_channel") or request.args.get("to_contact")):
+            raise ApiError(400, 300, "Must provide either to_contact or to_channel parameter.")
+        with self.world.lock:
+            found = self.world.drafts.get(draft)
+            if found is None or (me is not None and found.sender != me):
+                raise ApiError(400, 5404, f"Invalid draft id: {draft}.")
+            del self.world.drafts[draft]
         return no_content()
 
     def _conversation_for(self, request: Request, sender: str) -> tuple[str, ...]:
@@ -424,12 +663,26 @@ class SandboxApp:
         sender = self.world.users[msg.sender]
         out: dict[str, Any] = {
             "id": msg.id, "message": msg.message, "sender": sender.email,
-            "sender_member_id": sender.member_id, "sender_display_name": sender.display_name,
+            # the spec's name, and the name earlier sandboxes served
+            "send_member_id": sender.member_id, "sender_member_id": sender.member_id,
+            "sender_display_name": sender.display_name,
             "date_time": iso_ms(msg.timestamp), "timestamp": int(msg.timestamp * 1000),
-            "at_items": msg.at_items,
+            "at_items": msg.at_items, "status": "Edited" if msg.edited else "Normal",
         }
+        if msg.rich_text:
+            out["rich_text"] = msg.rich_text
+        if msg.interactive_cards:
+            out["interactive_cards"] = msg.interactive_cards
+        if msg.reactions:
+            out["reactions"] = [
+                {"emoji": e, "total_count": len(u), "senders": [
+                    {"user_id": x, "member_id": self.world.users[x].member_id} for x in u]}
+                for e, u in msg.reactions.items()]
         if msg.reply_main_message_id:
             out["reply_main_message_id"] = msg.reply_main_message_id
+            main = self.world.messages.get(msg.reply_main_message_id)
+            if main is not None:
+                out["reply_main_message_timestamp"] = int(main.timestamp * 1000)
         if msg.files:
             out["files"] = [{k: f[k] for k in ("file_id", "file_name", "file_size")}
                             for f in msg.files]
@@ -451,26 +704,37 @@ class SandboxApp:
         sender = self._sender(token, user)
         self._need_any_scope(token, THREAD_SCOPES)
         since = request.args.get("from")
-        if not since or not _ISO_Z.match(since):
-            raise invalid("from", "required, as yyyy-MM-dd'T'HH:mm:ss'Z'")
+        if not since:
+            raise ApiError(400, 4233, "The `from` cannot be blank.")
+        if not _ISO_Z.match(since):
+            raise invalid("from", "must be yyyy-MM-dd'T'HH:mm:ss'Z'")
+        raw_limit = request.args.get("limit", "10")
+        if not raw_limit.isdigit() or int(raw_limit) < 1:
+            raise invalid("limit", "must be an integer from 1 to 100")
+        if int(raw_limit) > 100:
+            raise ApiError(400, 4231, "The 'limit' cannot exceed 100.")
+        sort = request.args.get("sort", "desc")
+        if sort not in ("asc", "desc"):
+            raise ApiError(400, 4232, "The `sort` can only be passed `asc` or `desc`.")
+        if "to_channel" in request.args and not request.args["to_channel"]:
+            raise ApiError(400, 4234, "The `to_channel` cannot be blank.")
         conv = self._conversation_for(request, sender)
         with self.world.lock:
             main = self.world.messages.get(mid)
         if main is None or main.conversation() != conv:
-            raise ApiError(404, 5301, f"Message does not exist: {mid}.")
+            raise ApiError(404, 4131, f"Message does not exist: {mid}.")
         if main.reply_main_message_id:
             main = self.world.messages[main.reply_main_message_id]
         since_ts = self._time_arg(request, "from") or 0.0
         until_ts = self._time_arg(request, "to")
-        until_ts = time.time() + 1.0 if until_ts is None else until_ts + 1.0
+        until_ts = self.world.now() + 1.0 if until_ts is None else until_ts + 1.0
         thread = [m for m in self.world.conversation_messages(conv)
-                  if m.id == main.id or (m.reply_main_message_id == main.id
-                                         and since_ts <= m.timestamp < until_ts)]
-        if request.args.get("sort", "desc") == "desc":
+                  if (m.id == main.id or m.reply_main_message_id == main.id)
+                  and since_ts <= m.timestamp < until_ts]
+        if sort == "desc":
             thread.reverse()
-        limit = int(request.args.get("limit", "10"))
         out = []
-        for m in thread[:limit]:
+        for m in thread[:int(raw_limit)]:
             u = self.world.users[m.sender]
             out.append({"msg_id": m.id, "message": m.message,
                         "is_reply": m.reply_main_message_id is not None,
@@ -482,11 +746,13 @@ class SandboxApp:
 
     def on_my_channels(self, request: Request, token: Token, user: str) -> Response:
         sender = self._sender(token, user)
+        self._need_any_scope(token, CHANNEL_READ_SCOPES)
         items = [{"id": c.id, "jid": c.jid, "name": c.name, "type": c.type}
                  for c in self.world.channels.values() if sender in c.members]
-        return self._paged(request, "channels", items, 10, 1000)
+        return self._paged(request, "channels", items, 10, 1000, total=True)
 
     def on_members(self, request: Request, token: Token, cid: str) -> Response:
+        self._need_any_scope(token, CHANNEL_READ_SCOPES)
         channel = self.world.channels.get(cid)
         if channel is None:
             raise ApiError(404, 4130, f"Channel does not exist: {cid}.")
@@ -496,7 +762,7 @@ class SandboxApp:
             items.append({"id": u.id, "email": u.email, "first_name": u.first_name,
                           "last_name": u.last_name, "member_id": u.member_id,
                           "name": u.display_name, "role": "owner" if i == 0 else "member"})
-        return self._paged(request, "members", items, 30, 100)
+        return self._paged(request, "members", items, 30, 100, total=True)
 
     def _contact_json(self, u: Any) -> dict[str, Any]:
         return {"id": u.id, "email": u.email, "first_name": u.first_name,
@@ -504,10 +770,12 @@ class SandboxApp:
 
     def on_my_contacts(self, request: Request, token: Token) -> Response:
         me = self._sender(token, "me")
+        self._need_any_scope(token, CONTACT_READ_SCOPES)
         items = [self._contact_json(u) for u in self.world.users.values() if u.id != me]
         return self._paged(request, "contacts", items, 10, 50)
 
     def on_search_contacts(self, request: Request, token: Token) -> Response:
+        self._need_any_scope(token, CONTACT_READ_SCOPES)
         key = (request.args.get("search_key") or "").strip().lower()
         if not key:
             raise invalid("search_key", "search_key is required.")
@@ -520,6 +788,7 @@ class SandboxApp:
 
     def on_users_me(self, request: Request, token: Token, user: str) -> Response:
         me = self._sender(token, user)
+        self._need_any_scope(token, USER_READ_SCOPES)
         u = self.world.users[me]
         return json_response({"id": u.id, "email": u.email, "first_name": u.first_name,
                               "last_name": u.last_name, "display_name": u.display_name,
@@ -563,12 +832,35 @@ class SandboxApp:
                                              "content_type": upload.mimetype}])
         return json_response({"id": msg.id}, 201)
 
+    def on_upload_file(self, request: Request, token: Token, user: str) -> Response:
+        """Upload a file to send later in a message's ``file_ids`` (at most 6)."""
+        sender = self._sender(token, user)
+        self._need_scope(token, "chat_message:write")
+        uploads = request.files.getlist("file")
+        if len(uploads) != 1:
+            raise invalid("file", "Send exactly one file, in the form field 'file'.")
+        upload = uploads[0]
+        content = upload.read()
+        name = upload.filename or "file"
+        limit = FILE_LIMITS["image" if name.lower().endswith((".png", ".jpg", ".jpeg",
+                                                              ".gif")) else "other"]
+        if len(content) > limit:
+            raise ApiError(400, 300, f"Maximum file size exceeded: {limit}")
+        file_id = secrets.token_urlsafe(16)
+        with self.world.lock:
+            self.world.files[file_id] = content
+            self.world.uploads[file_id] = {"file_id": file_id, "file_name": name,
+                                           "file_size": len(content),
+                                           "content_type": upload.mimetype, "owner": sender}
+        return json_response({"id": file_id}, 201)
+
     # ------------------------------------------------------------------ OAuth
     def on_oauth_token(self, request: Request) -> Response:
         from werkzeug.datastructures import Authorization
 
         self.world.count("token_requests")
-        grant = request.form.get("grant_type")
+        # Zoom takes the parameters in the query string or the form body
+        grant = request.form.get("grant_type") or request.args.get("grant_type")
         auth = Authorization.from_header(request.headers.get("Authorization"))
         handler = self.extra_grants.get(grant or "")
         if grant == "account_credentials":
@@ -576,7 +868,8 @@ class SandboxApp:
                     or auth.password != self.world.client_secret):
                 return json_response({"reason": "Invalid client_id or client_secret",
                                       "error": "invalid_client"}, 401)
-            if request.form.get("account_id") != self.world.account_id:
+            if (request.form.get("account_id") or request.args.get("account_id")
+                    ) != self.world.account_id:
                 return json_response({"reason": "Invalid account_id",
                                       "error": "invalid_request"}, 400)
             token = self.world.issue_token(kind="account", user_id=None,
@@ -639,6 +932,78 @@ class SandboxApp:
                 self.config[key] = float(options.pop(key))
         if options:
             raise TypeError(f"unknown option(s): {', '.join(options)}")
+
+    def reply_as(self, body: dict[str, Any]) -> Message:
+        """A message from another seeded user (``as``: email, id or first name), to a
+        channel or to a contact, optionally in a thread: how a colleague answers."""
+        who = str(body.get("as") or "")
+        user = self.world.find_user(who) or next(
+            (u for u in self.world.users.values() if u.first_name.lower() == who.lower()),
+            None)
+        if user is None:
+            raise ApiError(404, 1001, f"User does not exist: {who}.")
+        text = body.get("message")
+        if not isinstance(text, str) or not text or len(text) > MAX_MESSAGE:
+            raise invalid("message", f"must be 1 to {MAX_MESSAGE} characters")
+        target_body = {k: body[k] for k in ("to_channel", "to_contact") if body.get(k)}
+        if "to_contact" not in target_body and "to_channel" not in target_body:
+            target_body["to_contact"] = self.world.me_id
+        kind, target = self._target(target_body, user.id)
+        reply = self._check_reply(body.get("reply_main_message_id") or None, kind, target,
+                                  user.id)
+        return self.world.add_message(sender=user.id, kind=kind, target=target, message=text,
+                                      at_items=[], reply_main_message_id=reply)
+
+    def on_sb_reply(self, request: Request) -> Response:
+        try:
+            msg = self.reply_as(request.get_json(silent=True) or {})
+        except ApiError as err:
+            return json_response({"code": err.code, "message": err.message}, err.status)
+        return json_response({"id": msg.id}, 201)
+
+    def on_sb_reply_form(self, request: Request) -> Response:
+        """The reply box on the sandbox page (a person answering as a colleague)."""
+        form = request.form
+        body: dict[str, Any] = {"as": form.get("as"), "message": form.get("message"),
+                                "reply_main_message_id": form.get("reply_main_message_id")}
+        conv = form.get("conversation", "")
+        kind, _, target = conv.partition(":")
+        if kind == "channel":
+            body["to_channel"] = target
+        elif kind == "contact":
+            body["to_contact"] = target
+        try:
+            self.reply_as(body)
+        except ApiError as err:
+            from html import escape
+
+            return Response(f"<p>Not sent: {escape(err.message)}</p><a href='/'>back</a>",
+                            status=400, mimetype="text/html")
+        return Response(status=303, headers={"Location": "/"})
+
+    def on_sb_clock(self, request: Request) -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            posted = self.world.advance(float(body.get("advance", 0)))
+        except (TypeError, ValueError):
+            return json_response({"error": "advance: a number of seconds"}, 400)
+        return json_response({"now": iso(self.world.now()),
+                              "posted": [m.id for m in posted]})
+
+    def on_sb_file(self, request: Request, fid: str) -> Response:
+        with self.world.lock:
+            content = self.world.files.get(fid)
+            meta = next((f for m in self.world.messages.values() for f in m.files
+                         if f["file_id"] == fid), None)
+        if content is None or meta is None:
+            return json_response({"code": 404, "message": "Not Found"}, 404)
+        kind = meta.get("content_type") or "application/octet-stream"
+        if not kind.startswith("image/"):
+            kind = "application/octet-stream"
+        return Response(content, mimetype=kind,
+                        headers={"X-Content-Type-Options": "nosniff",
+                                 "Content-Disposition": "inline" if kind.startswith(
+                                     "image/") else "attachment"})
 
     def on_sb_messages(self, request: Request) -> Response:
         return json_response({"messages": self.received()})

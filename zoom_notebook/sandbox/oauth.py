@@ -230,6 +230,9 @@ class UserOAuth:
         auth = Authorization.from_header(request.headers.get("Authorization"))
         if self._client_ok(request, auth) is None:
             return json_response({"reason": "Invalid client", "error": "invalid_client"}, 401)
+        if "token" in request.args:  # Zoom refuses token values in URLs: nothing revoked
+            return json_response({"reason": "The token must be sent in the request body, "
+                                            "not the URL", "error": "invalid_request"}, 400)
         value = request.form.get("token", "")
         self.world.count("revoke")
         with self.world.lock:

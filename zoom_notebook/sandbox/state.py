@@ -58,11 +58,26 @@ class Message:
     timestamp: float
     files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     edited: float | None = None
+    rich_text: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    interactive_cards: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: emoji ("U+1F600") -> ids of the users who reacted with it, in order
+    reactions: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def conversation(self) -> tuple[str, ...]:
         if self.kind == "to_channel":
             return ("channel", self.target)
         return ("contact", *tuple(sorted((self.sender, self.target))))
+
+
+@dataclasses.dataclass
+class Draft:
+    """A message with a ``scheduled_time``: posted by the sandbox clock when it is due."""
+
+    id: str
+    sender: str
+    due: float
+    created: float
+    fields: dict[str, Any]  # what add_message takes, but the timestamp
 
 
 @dataclasses.dataclass
@@ -105,6 +120,11 @@ class World:
         self.tokens: dict[str, Token] = {}
         self.page_tokens: dict[str, tuple[int, float]] = {}
         self.files: dict[str, bytes] = {}
+        #: uploaded files (``POST /chat/users/{userId}/files``) not yet sent: id -> meta
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.drafts: dict[str, Draft] = {}
+        #: seconds the sandbox clock runs ahead of the machine's (tests move it forward)
+        self.offset = 0.0
         # OAuth apps: confidential (id + secret) and public (id only).
         self.client_id = "sandbox-client-" + _rid(rng, 8)
         self.client_secret = secrets.token_urlsafe(24)  # fresh per run, never in the package
@@ -156,13 +176,44 @@ class World:
             return None
         return token
 
+    # ------------------------------------------------------------------ the clock
+    def now(self) -> float:
+        """The sandbox's time: the machine's, plus what tests moved it forward by."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> list[Message]:
+        """Move the sandbox clock forward; returns the scheduled messages now posted."""
+        with self.lock:
+            self.offset += seconds
+        return self.post_due()
+
+    def post_due(self) -> list[Message]:
+        """Post every draft whose scheduled time has come (at that time)."""
+        now = self.now()
+        with self.lock:
+            due = sorted((d for d in self.drafts.values() if d.due <= now),
+                         key=lambda d: d.due)
+            for draft in due:
+                del self.drafts[draft.id]
+        return [self.add_message(timestamp=d.due, **d.fields) for d in due]
+
     # ------------------------------------------------------------------ messages
-    def add_message(self, **fields: Any) -> Message:
-        msg = Message(id=str(uuid.uuid4()), timestamp=time.time(), **fields)
+    def add_message(self, timestamp: float | None = None, **fields: Any) -> Message:
+        msg = Message(id=str(uuid.uuid4()),
+                      timestamp=self.now() if timestamp is None else timestamp, **fields)
         with self.lock:
             self.messages[msg.id] = msg
             self.order.append(msg.id)
         return msg
+
+    def delete_message(self, mid: str) -> None:
+        """Remove a message and its replies."""
+        with self.lock:
+            gone = {mid} | {m.id for m in self.messages.values()
+                            if m.reply_main_message_id == mid}
+            for key in gone:
+                self.messages.pop(key, None)
+            self.order = [k for k in self.order if k not in gone]
 
     def conversation_messages(self, conv: tuple[str, ...]) -> list[Message]:
         with self.lock:
