@@ -153,6 +153,11 @@ def check_request(method: str, url: str, headers: dict[str, str], body: bytes | 
         elif ctype.startswith("multipart/form-data") and "multipart/form-data" in content:
             obj = _multipart(raw, ctype)
             schema = content["multipart/form-data"]["schema"]
+            for key, prop in (schema.get("properties") or {}).items():
+                # a file part is "string, binary" where the spec has one, not an array
+                if prop.get("type") == "string" and isinstance(obj.get(key), list) and len(
+                        obj[key]) == 1:
+                    obj[key] = obj[key][0]
         else:
             takes = ", ".join(content) or "no body"
             return [*problems, f"{where}: body of type {ctype!r} is not what Zoom takes "

@@ -28,7 +28,9 @@ from .userauth import oauth_session, token_record
 #: ``chat_message:read`` lets an unknown outcome be settled by reading the conversation
 #: back instead of guessing (docs/delivery.md); ``user:read`` names the sender.
 SEND_SCOPES = ("chat_message:write", "chat_message:read", "user:read")
-COMPOSE_SCOPES = (*SEND_SCOPES, "chat_channel:read", "chat_contact:read")
+#: the pickers list channels (chat_channel:read), your contacts (chat_contact:read) and
+#: search the company directory (GET /contacts: contact:read)
+COMPOSE_SCOPES = (*SEND_SCOPES, "chat_channel:read", "chat_contact:read", "contact:read")
 #: Environment markers of kernels whose browser is on another machine.
 REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG",
                   "COLAB_GPU", "COLAB_JUPYTER_IP", "ZOOM_NOTEBOOK_REMOTE")

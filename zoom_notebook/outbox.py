@@ -293,6 +293,8 @@ class Outbox:
         self.delivered = 0
         self.damaged: list[int] = []  # damaged journal lines seen at the last replay
         self._adopted = False
+        self._adopter: threading.Thread | None = None
+        self._adopted_items: list[Item] = []  # taken over in the background, not yet shown
 
     # ------------------------------------------------------------------ public
     def put(self, item: Item) -> Item:
@@ -397,16 +399,21 @@ class Outbox:
         def run() -> None:
             with contextlib.suppress(Exception):  # never hurt the process that uses us
                 if self.path.exists():
-                    self.adopt()
+                    self._adopted_items = self.adopt()
 
-        threading.Thread(target=run, name="zoom-notebook-adopt", daemon=True).start()
+        self._adopter = threading.Thread(target=run, name="zoom-notebook-adopt", daemon=True)
+        self._adopter.start()
 
     def retry_saved(self, *, include_unknown: bool = False) -> list[Item]:
         """Deliver, now in this process, what dead processes left and what was given up
         on (failed; with ``include_unknown`` also unknown: read back first, sent if absent
         or unreadable). Every outcome is written back to the journal."""
+        if self._adopter is not None:  # what this process takes over in the background
+            self._adopter.join(10.0)
+        background, self._adopted_items = self._adopted_items, []
         items = self.adopt(wait=True)
         self.flush(10.0)  # what this process took over in the background, first
+        items = background + items
         with self._file_lock():
             journal = self._replay()
             wanted = ("failed", "unknown") if include_unknown else ("failed",)

@@ -32,23 +32,27 @@ LIST_MESSAGES_SCOPES = ("chat_message:read", "chat_message:write", "chat_message
                         "team_chat:read:list_user_messages:admin")
 THREAD_SCOPES = ("chat_message:read", "chat_message:read:admin",
                  "team_chat:read:thread_message", "team_chat:read:thread_message:admin")
-CHANNEL_READ_SCOPES = ("chat_channel:read", "chat_channel:read:admin",
-                       "chat_channel:write", "chat_channel:write:admin",
-                       "team_chat:read:list_user_channels",
-                       "team_chat:read:list_user_channels:admin",
-                       "team_chat:read:list_members", "team_chat:read:list_members:admin")
-CONTACT_READ_SCOPES = ("chat_contact:read", "chat_contact:read:admin", "contact:read",
-                       "contact:read:admin", "team_chat:read:list_contacts",
-                       "team_chat:read:list_contacts:admin", "contact:read:list_contacts",
-                       "contact:read:list_contacts:admin")
+GET_MESSAGE_SCOPES = ("chat_message:read", "chat_message:read:admin", "chat_message:write",
+                      "chat_message:write:admin", "team_chat:read:user_message",
+                      "team_chat:read:user_message:admin")
+CHANNEL_READ_SCOPES = ("chat_channel:read", "chat_channel:write", "chat_channel:read:admin",
+                       "chat_channel:write:admin", "team_chat:read:list_user_channels",
+                       "team_chat:read:list_user_channels:admin")
+MEMBER_READ_SCOPES = ("chat_channel:read", "chat_channel:write", "chat_channel:read:admin",
+                      "chat_channel:write:admin", "team_chat:read:list_members",
+                      "team_chat:read:list_members:admin")
+MY_CONTACTS_SCOPES = ("chat_contact:read", "team_chat:read:list_contacts")
+SEARCH_CONTACTS_SCOPES = ("contact:read:admin", "contact:read", "contact:read:list_contacts",
+                          "contact:read:list_contacts:admin")
+#: (the Users API: GET /users/{userId})
 USER_READ_SCOPES = ("user:read", "user:read:admin", "user:read:user", "user:read:user:admin")
-SCHEDULE_SCOPES = ("chat_message:read", "chat_message:write", "chat_message:read:admin",
-                   "chat_message:write:admin", "team_chat:read:list_scheduled_messages",
-                   "team_chat:read:list_scheduled_messages:admin")
+SCHEDULE_SCOPES = ("chat_message:read", "chat_message:write",
+                   "team_chat:read:list_scheduled_messages")
 S2S_SCOPES = ("team_chat:write:user_message:admin team_chat:read:list_user_messages:admin "
-              "team_chat:read:thread_message:admin team_chat:read:list_user_channels:admin "
-              "team_chat:read:list_members:admin team_chat:read:list_contacts:admin "
-              "team_chat:read:list_scheduled_messages:admin user:read:admin")
+              "team_chat:read:thread_message:admin team_chat:read:user_message:admin "
+              "team_chat:read:list_user_channels:admin team_chat:read:list_members:admin "
+              "contact:read:list_contacts:admin chat_message:write:admin user:read:admin "
+              "team_chat:read:list_scheduled_messages")
 RICH_TYPES = ("Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList", "Underline",
               "FontSize", "FontColor", "BackgroundColor", "LeftIndent", "Paragraph", "Quote",
               "AddLink")
@@ -100,6 +104,11 @@ class SandboxApp:
         self.faults = faults
         self.config: dict[str, Any] = {"token_lifetime": 3600.0, "page_token_ttl": 900.0}
         self.request_log: list[dict[str, Any]] = []
+        #: with ``capture``: every API exchange as (method, url, request headers, request
+        #: body, status, response headers, response body), for conformance checks
+        self.capture = False
+        self.exchanges: list[tuple[str, str, dict[str, str], bytes, int, dict[str, str],
+                                   bytes]] = []
         # Hooks for the OAuth user flows (``oauth.py``): path -> handler, grant -> handler.
         self.extra_routes: dict[str, Callable[[Request], Response]] = {}
         self.extra_grants: dict[str, Callable[[Request, Any], Response]] = {}
@@ -155,8 +164,19 @@ class SandboxApp:
         return self.dispatch(request)(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        response = self._dispatch(request)
+        if self.capture and request.path.startswith(("/v2/", "/file/v2/", "/file-us01/v2/")):
+            with self.world.lock:
+                self.exchanges.append((request.method, request.url, dict(request.headers),
+                                       request.get_data(cache=True), response.status_code,
+                                       dict(response.headers), response.get_data()))
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
         path = request.path
         is_api = path.startswith(("/v2/", "/file/v2/", "/file-us01/v2/"))
+        if self.capture and is_api:
+            request.get_data(cache=True, parse_form_data=False)  # kept for the check
         fault = self.faults.take(request.method, path) if (
             is_api or path.startswith("/oauth/")) else None
         if fault is not None:
@@ -553,7 +573,7 @@ class SandboxApp:
 
     def on_get_message(self, request: Request, token: Token, user: str, mid: str) -> Response:
         sender = self._sender(token, user)
-        self._need_any_scope(token, LIST_MESSAGES_SCOPES)
+        self._need_any_scope(token, GET_MESSAGE_SCOPES)
         conv = self._conversation_for(request, sender)
         with self.world.lock:
             msg = self.world.messages.get(mid)
@@ -612,8 +632,11 @@ class SandboxApp:
         me = self._sender(token, "me") if token.kind == "user" else None
         self._need_any_scope(token, SCHEDULE_SCOPES)
         probe = None
-        if request.args.get("to_channel") or request.args.get("to_contact"):
-            probe = self._conversation_for(request, me or "")
+        if me is not None and (request.args.get("to_channel") or request.args.get("to_contact")):
+            probe = self._conversation_for(request, me)
+        channel = request.args.get("to_channel")
+        if me is None and channel is not None and channel not in self.world.channels:
+            raise ApiError(404, 4130, f"Channel does not exist: {channel}.")
         with self.world.lock:
             drafts = sorted(self.world.drafts.values(), key=lambda d: d.created)
         items = []
@@ -621,6 +644,9 @@ class SandboxApp:
             if me is not None and d.sender != me:
                 continue
             f = d.fields
+            if me is None and channel is not None and (f["kind"], f["target"]) != (
+                    "to_channel", channel):
+                continue
             if probe is not None and Message(id="", timestamp=0, **{
                     k: f[k] for k in ("sender", "kind", "target", "message", "at_items",
                                       "reply_main_message_id")}).conversation() != probe:
@@ -752,7 +778,7 @@ class SandboxApp:
         return self._paged(request, "channels", items, 10, 1000, total=True)
 
     def on_members(self, request: Request, token: Token, cid: str) -> Response:
-        self._need_any_scope(token, CHANNEL_READ_SCOPES)
+        self._need_any_scope(token, MEMBER_READ_SCOPES)
         channel = self.world.channels.get(cid)
         if channel is None:
             raise ApiError(404, 4130, f"Channel does not exist: {cid}.")
@@ -770,12 +796,12 @@ class SandboxApp:
 
     def on_my_contacts(self, request: Request, token: Token) -> Response:
         me = self._sender(token, "me")
-        self._need_any_scope(token, CONTACT_READ_SCOPES)
+        self._need_any_scope(token, MY_CONTACTS_SCOPES)
         items = [self._contact_json(u) for u in self.world.users.values() if u.id != me]
         return self._paged(request, "contacts", items, 10, 50)
 
     def on_search_contacts(self, request: Request, token: Token) -> Response:
-        self._need_any_scope(token, CONTACT_READ_SCOPES)
+        self._need_any_scope(token, SEARCH_CONTACTS_SCOPES)
         key = (request.args.get("search_key") or "").strip().lower()
         if not key:
             raise invalid("search_key", "search_key is required.")

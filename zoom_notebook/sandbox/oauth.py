@@ -25,7 +25,7 @@ from .app import SandboxApp, json_response
 CODE_TTL = 300.0
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 APP_SCOPES = ("chat_message:write", "chat_message:read", "chat_channel:read",
-              "chat_contact:read", "user:read")
+              "chat_contact:read", "contact:read", "user:read")
 
 
 @dataclasses.dataclass
