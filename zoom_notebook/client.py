@@ -21,7 +21,7 @@ from .config import Settings
 from .credentials import Credentials
 from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ValidationError, ZoomAPIError
 from .message import check_id, check_target
-from .retry import backoff_delay, is_connect_error, wait_for
+from .retry import backoff_delay, is_connect_error, server_time, wait_for
 from .secret import Secret
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,6 +68,8 @@ class ZoomChatClient:
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         # Read at construction so a program (or a test) can lower it for all clients.
         self.retry_budget = DEFAULT_RETRY_BUDGET if retry_budget is None else retry_budget
+        #: Zoom's clock minus ours, from the last answer's ``Date`` (None before one)
+        self.skew: float | None = None
         self._sleep = sleep
         self._clock = clock  # wall clock (only compared with Zoom's own Date header)
         self._session = session
@@ -222,6 +224,9 @@ class ZoomChatClient:
             self._sleep(wait)
 
     def _note_rate_headers(self, resp: "requests.Response") -> None:
+        when = server_time(resp.headers.get("Date"))
+        if when is not None:  # how far Zoom's clock is from ours (read-back windows)
+            self.skew = when.timestamp() - self._clock()
         # Zoom says how many calls remain in this second; at zero, wait for the next one.
         if resp.headers.get("X-RateLimit-Remaining") == "0" and (
                 resp.headers.get("X-RateLimit-Type", "QPS").upper() == "QPS"):

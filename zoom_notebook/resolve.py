@@ -24,13 +24,15 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import OutcomeUnknown, ZoomAPIError, ZoomNotebookError
 
 #: Seconds before the first attempt and after now that the read-back window spans
 #: (clock skew between this machine and Zoom).
 READ_SLACK = 300.0
+#: With Zoom's clock known (its ``Date`` header), the read-back window's margin instead.
+SKEW_MARGIN = 10.0
 #: Seconds to let Zoom settle before reading back (UNVERIFIED: how soon a message that
 #: Zoom accepted shows in its listing; the sandbox shows it at once).
 SETTLE = 1.0
@@ -86,17 +88,39 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
     target = str(payload[kind])
     text = payload.get("message")
     thread = payload.get("reply_main_message_id")
-    window = {"from": _stamp(since - READ_SLACK), "to": _stamp(clock() + READ_SLACK)}
+    # The window in Zoom's time: from just before the first attempt to now. Where Zoom's
+    # clock is known (its Date header), a small margin; else a wide one for skew.
+    skew = getattr(client, "skew", None)
+    before, after = (since + skew - SKEW_MARGIN, clock() + skew + SKEW_MARGIN) if isinstance(
+        skew, (int, float)) else (since - READ_SLACK, clock() + READ_SLACK)
+    window = {"from": _stamp(before), "to": _stamp(after)}
+
+    def match(msg: Mapping[str, Any], me: Mapping[str, str] | None) -> str | None:
+        """Claim ``msg`` if it is ours and unclaimed; its id, or None."""
+        if msg.get("message") != text or not msg.get("id") or not _sender_matches(msg, me):
+            return None
+        mid = str(msg["id"])
+        with _claim_lock:
+            if mid in _claimed:
+                return None
+            _claimed[mid] = None
+        return mid
+
+    found: Iterable[Mapping[str, Any]]
     try:
         me = client.identity(user)
         if thread:
             body = client.get_thread(str(thread), user=user, since=dt.datetime.fromtimestamp(
-                since - READ_SLACK, dt.timezone.utc), limit=100, **{kind: target})
-            found = [{"id": m.get("msg_id"), **m} for m in body.get("messages") or []
-                     if m.get("is_reply")]
-        else:
-            found = [m for m in client.list_messages(user=user, **{kind: target}, **window)
-                     if not m.get("reply_main_message_id")]
+                before, dt.timezone.utc), limit=100, **{kind: target})
+            found = sorted(({"id": m.get("msg_id"), **m} for m in body.get("messages") or []
+                            if m.get("is_reply")), key=lambda m: m.get("timestamp") or 0)
+        else:  # newest first, page by page: stop at the first match
+            found = (m for m in client.list_messages(user=user, **{kind: target}, **window)
+                     if not m.get("reply_main_message_id"))
+        for msg in found:
+            mid = match(msg, me)
+            if mid is not None:
+                return Resolution("delivered", mid)
     except ZoomAPIError as exc:
         if exc.code in NO_READ_CODES or exc.status == 403:
             return Resolution("unreadable", reason=f"Zoom refused to list the conversation "
@@ -104,15 +128,6 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
         return Resolution("error", reason=f"reading back failed: {exc}")
     except (ZoomNotebookError, OSError, ValueError) as exc:
         return Resolution("error", reason=f"reading back failed: {type(exc).__name__}: {exc}")
-    candidates = [m for m in found if m.get("message") == text and m.get("id")
-                  and _sender_matches(m, me)]
-    candidates.sort(key=lambda m: m.get("timestamp") or 0)  # oldest first
-    with _claim_lock:
-        for msg in candidates:
-            mid = str(msg["id"])
-            if mid not in _claimed:
-                _claimed[mid] = None
-                return Resolution("delivered", mid)
     return Resolution("absent")
 
 
