@@ -203,3 +203,29 @@ def test_colleagues_reply_through_the_json_endpoint_and_the_page(sandbox, api, c
               if m.get("reply_main_message_id") == main]
     assert thread == [("grace.hopper@example.com", "yes"), ("alan.turing@example.com",
                                                             "me too")]
+
+
+def test_the_page_shows_rich_text_images_reactions_drafts_and_a_reply_box(api, sandbox, ch):
+    up = requests.post(sandbox.file_api_url + f"/chat/users/{sandbox.me['id']}/files",
+                       headers=api.headers, timeout=10,
+                       files={"file": ("plot.png", b"\x89PNG\r\n\x1a\nfake", "image/png")})
+    text = "Title\nbold <script>x</script> link"
+    mid = api.post({"message": text, "to_channel": ch, "file_ids": [up.json()["id"]],
+                    "rich_text": [
+                        {"start_position": 0, "end_position": 5, "format_type": "Paragraph",
+                         "format_attr": "h1"},
+                        {"start_position": 6, "end_position": 10, "format_type": "Bold"},
+                        {"start_position": 29, "end_position": 33, "format_type": "AddLink",
+                         "format_attr": "https://example.com/x"}]}).json()["id"]
+    api("PATCH", f"/chat/users/me/messages/{mid}/emoji_reactions",
+        json={"action": "add", "emoji": "U+1F389", "to_channel": ch})
+    api.post({"message": "later on", "to_channel": ch, "scheduled_time": stamp(7200)})
+    page = requests.get(sandbox.url + "/", timeout=10).text
+    assert "<h1>Title</h1>" in page and "<b>bold</b>" in page
+    assert "<a href='https://example.com/x'" in page
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page  # escaped
+    assert "<img class='thumb' src='/_sandbox/files/" in page
+    assert "🎉 1" in page and "later on" in page and "Scheduled" in page
+    assert "action='/_sandbox/reply_form'" in page and "Reply in thread as" in page
+    img = requests.get(sandbox.url + "/_sandbox/files/" + up.json()["id"], timeout=10)
+    assert img.headers["Content-Type"] == "image/png" and img.content.startswith(b"\x89PNG")
