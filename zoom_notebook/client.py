@@ -198,9 +198,7 @@ class ZoomChatClient:
         origin = urlsplit(url)
         for _ in range(MAX_REDIRECTS + 1):
             headers = {}
-            target = urlsplit(url)
-            if target.scheme == "https" or (target.scheme, target.netloc) == (
-                    origin.scheme, origin.netloc):
+            if self.may_carry_token(origin.geturl(), url):
                 headers["Authorization"] = Secret(f"Bearer {token}")
             resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                         allow_redirects=False, **kwargs)
@@ -210,6 +208,26 @@ class ZoomChatClient:
                 continue
             return resp
         raise ZoomAPIError(310, None, "Too many redirects", None)
+
+    def may_carry_token(self, origin: str, url: str) -> bool:
+        """May the bearer token go to ``url`` (first asked for at ``origin``)? SECURITY.md
+        32: the origin itself; Zoom's own hosts over https (the file API redirects to
+        another one); the configured bases' hosts with their scheme; a loopback host to a
+        loopback host (the sandbox: 127.0.0.1 -> localhost). Nowhere else."""
+        target, first = urlsplit(url), urlsplit(origin)
+        host = (target.hostname or "").lower()
+        if (target.scheme, target.netloc) == (first.scheme, first.netloc):
+            return True
+        if target.scheme == "https" and (host == "zoom.us" or host.endswith(".zoom.us")):
+            return True
+        for base in (self.api_url, self.file_api_url):
+            b = urlsplit(base)
+            if (target.scheme, host, target.port) == (b.scheme, (b.hostname or "").lower(),
+                                                       b.port):
+                return True
+        loopback = ("127.0.0.1", "localhost", "::1")
+        return (first.hostname or "").lower() in loopback and host in loopback and (
+            target.scheme in ("http", "https"))
 
     def _backoff(self, attempt: int, deadline: float) -> bool:
         delay = backoff_delay(attempt)

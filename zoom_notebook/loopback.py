@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import socket
+import threading
 import time
 from typing import Any
 
@@ -23,17 +24,52 @@ _PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>zoom-notebook<
          "<p>{text}</p></body></html>")
 
 
+#: Seconds one connection may take to send its request, however slowly it drips.
+REQUEST_DEADLINE = 3.0
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: "_Server"
-    timeout = 5.0  # a connection that sends nothing cannot hold the listener
+    timeout = REQUEST_DEADLINE  # a connection that sends nothing cannot hold the listener
+
+    def setup(self) -> None:
+        super().setup()
+        # A client sending a byte now and then resets a per-read timeout forever: cut the
+        # connection at a fixed deadline instead (SECURITY.md 33).
+        self._cutoff = threading.Timer(REQUEST_DEADLINE, self._cut)
+        self._cutoff.daemon = True
+        self._cutoff.start()
+
+    def _cut(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        self._cutoff.cancel()
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def _refuse(self, status: int, text: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
 
     def do_GET(self) -> None:
+        host = (self.headers.get("Host") or "").lower()
+        port = self.server.server_port
+        if host not in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+            # another name for this address (DNS rebinding), or none: not the browser
+            self._refuse(400, b"Bad Host")
+            return
         path, _, query = self.path.partition("?")
         if path != CALLBACK_PATH or self.server.result is not None:
-            self.send_response(404)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"Not found")
+            self._refuse(404, b"Not found")
             return
         self.server.result = f"http://127.0.0.1:{self.server.server_port}{self.path}"
         denied = "error=" in query
@@ -52,7 +88,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass  # the request line holds the code: never log it
 
 
-class _Server(http.server.HTTPServer):
+class _Server(http.server.ThreadingHTTPServer):
+    """One thread per connection: a slow client cannot keep the browser waiting."""
+
+    daemon_threads = True
     result: str | None = None
 
 

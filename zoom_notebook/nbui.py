@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -26,7 +27,7 @@ class PastePrompt(widgets.VBox):  # type: ignore[misc]
             "<p>1. <a href='{}' target='_blank' rel='noopener'><b>Open Zoom's login page"
             "</b></a> and approve access.<br>2. Your browser then fails to load a "
             "<code>127.0.0.1</code> address: copy that whole address and paste it below."
-            "</p>".format(self.authorize_url.replace("'", "%27")))
+            "</p>".format(html.escape(self.authorize_url, quote=True)))
         self.field = widgets.Password(placeholder="http://127.0.0.1:8976/callback?code=…",
                                       description="Address", layout={"width": "40em"})
         self.button = widgets.Button(description="Complete login", button_style="primary")
@@ -50,7 +51,9 @@ class PastePrompt(widgets.VBox):  # type: ignore[misc]
             self.status = self._attempt.finish(url)
         except ZoomNotebookError as exc:
             self.error = exc
-            self.message.value = f"<p style='color:#b00'>{type(exc).__name__}: {exc}</p>"
+            # the text may come from the OAuth server: escaped (SECURITY.md 31)
+            self.message.value = (f"<p style='color:#b00'>"
+                                  f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>")
             return None
         self.error = None
         self.field.close()

@@ -1,0 +1,88 @@
+"""Issue 12 findings, each reproduced: hostile servers and careless input (SECURITY.md
+30-35)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+from zoom_notebook import ZoomChatClient
+from zoom_notebook.credentials import StaticToken
+
+
+def client(api="https://api.zoom.us/v2", files="https://file.zoom.us/v2"):
+    return ZoomChatClient(StaticToken("t"), api_url=api, file_api_url=files)
+
+
+def test_finding_3_the_token_follows_redirects_only_to_zoom_or_loopback():
+    c = client()
+    up = "https://file.zoom.us/v2/chat/users/me/messages/files"
+    assert c.may_carry_token(up, "https://file-us01.zoom.us/v2/x")  # Zoom's own hop
+    assert not c.may_carry_token(up, "https://evil.example/v2/x")
+    assert not c.may_carry_token(up, "https://zoom.us.evil.example/x")
+    assert not c.may_carry_token(up, "http://file-us01.zoom.us/x")  # not over http
+    local = client("http://127.0.0.1:5000/v2", "http://127.0.0.1:5000/file/v2")
+    assert local.may_carry_token("http://127.0.0.1:5000/file/v2/a", "http://localhost:5001/b")
+    assert not local.may_carry_token("http://127.0.0.1:5000/file/v2/a",
+                                     "https://evil.example/b")
+    corp = client("https://zoom-proxy.corp.example/v2", "https://files.corp.example/v2")
+    assert corp.may_carry_token("https://zoom-proxy.corp.example/v2/a",
+                                "https://files.corp.example/v2/b")  # a configured base
+
+
+def test_finding_2_the_oauth_servers_error_text_is_escaped_in_the_paste_widget():
+    from zoom_notebook.errors import AuthError
+    from zoom_notebook.nbui import PastePrompt
+
+    class Attempt:
+        authorize_url = "https://zoom.us/oauth/authorize?x='><script>alert(1)</script>"
+
+        def finish(self, url):
+            raise AuthError("Zoom said: <img src=x onerror=alert(document.cookie)>")
+
+    prompt = PastePrompt(Attempt())
+    prompt.paste("http://127.0.0.1:1/callback?code=c&state=s")
+    assert "<img" not in prompt.message.value and "&lt;img src=x" in prompt.message.value
+    link = prompt.children[0].value
+    assert "<script>" not in link and "&lt;script&gt;" in link
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        return conn.recv(4096)
+
+
+def test_finding_4_a_slow_client_cannot_hold_the_listener_and_host_is_checked():
+    from zoom_notebook.loopback import REQUEST_DEADLINE, LoopbackListener
+
+    listener = LoopbackListener()
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: got.append(listener.wait(30)), daemon=True)
+    waiter.start()
+    drip = socket.create_connection(("127.0.0.1", listener.port))
+
+    def slowly() -> None:  # one byte every second: never idle long enough to time out
+        with contextlib.suppress(OSError):
+            for byte in b"GET /callback?code=evil HTTP/1.1\r\n":
+                drip.send(bytes([byte]))
+                time.sleep(1.0)
+
+    threading.Thread(target=slowly, daemon=True).start()
+    time.sleep(0.3)
+    wrong_host = _raw(listener.port, b"GET /callback?code=x HTTP/1.1\r\n"
+                                     b"Host: attacker.example\r\n\r\n")
+    assert wrong_host.startswith(b"HTTP/1.0 400") and not got
+    start = time.monotonic()
+    ok = _raw(listener.port, f"GET /callback?code=real&state=s HTTP/1.1\r\n"
+                             f"Host: 127.0.0.1:{listener.port}\r\n\r\n".encode())
+    assert ok.startswith(b"HTTP/1.0 200")
+    assert time.monotonic() - start < REQUEST_DEADLINE  # not queued behind the slow one
+    waiter.join(5)
+    assert got and "code=real" in got[0]
+    drip.settimeout(REQUEST_DEADLINE + 2)  # and the dripping connection was cut
+    with contextlib.suppress(ConnectionResetError):
+        assert drip.recv(1) == b""
+    drip.close()
