@@ -352,3 +352,18 @@ def test_sandbox_s256_agrees_with_authlib():
         assert s256(verifier) == create_s256_code_challenge(verifier)
         digest = hashlib.sha256(verifier.encode()).digest()
         assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == s256(verifier)
+
+
+def test_issue12_finding_9_a_dropped_poll_and_a_negative_interval(oauth_env, monkeypatch):
+    oauth_env.configure(device_interval=-3)  # nonsense from the server: use the default
+    oauth_env.inject("drop_before", method="POST", path="/oauth/token")  # the 1st poll
+    delays = []
+
+    def sleep(seconds):
+        delays.append(seconds)
+        time.sleep(0.3)
+
+    st = _device_login(oauth_env, monkeypatch, delay=0.2, sleep=sleep)
+    assert st.logged_in and st.method == "device"
+    assert oauth_env.faults.fired.get("drop_before") == 1
+    assert delays[0] == 5.0 and len(delays) >= 2  # the dropped poll was simply tried again

@@ -468,3 +468,15 @@ def test_finding_8_read_only_home_keeps_a_valid_login_working(oauth_env, fake_br
         zn.send("needs a refresh", to_channel=oauth_env.channel_id("general"))
     assert "read-only" in str(info.value) or "cannot be written" in str(info.value)
     assert not isinstance(info.value, PermissionError)
+
+
+def test_issue12_finding_8_unbalanced_quote_and_bad_output_names_are_clear(shell, user_env):
+    from zoom_notebook.magics import UsageError
+
+    ch = shell.user_ns["CH"]
+    with pytest.raises(UsageError, match="close the quote"):
+        shell.run_line_magic("zoomchat", f"send -c {ch} it's done")
+    for name in ("__builtins__", "print", "class", "1x"):
+        with pytest.raises(UsageError, match="plain variable name"):
+            shell.run_cell_magic("zoomchat", f"-c {ch} -o {name}", "1")
+    assert messages(user_env) == []  # nothing was sent, the cell did not run

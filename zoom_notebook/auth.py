@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
-from .retry import TOKEN_TIMEOUT
+from .retry import TOKEN_TIMEOUT, with_connect_retries
 from .store import TokenStore
 from .userauth import oauth_session, token_record
 
@@ -271,6 +271,22 @@ def _paste(settings: Settings, scopes: Sequence[str], open_browser: bool) -> Any
     return attempt.finish(pasted)
 
 
+#: Polls in a row that may fail on the network before the device login gives up.
+DEVICE_DROPS = 5
+
+
+def _seconds(value: Any, default: float, low: float, high: float) -> float:
+    """A number of seconds from Zoom's answer, kept within [low, high] (RFC 8628 gives
+    only positive values; anything else means the default)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    if seconds != seconds or seconds <= 0:  # NaN, zero, negative
+        return default
+    return min(max(seconds, low), high)
+
+
 def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> LoginStatus:
@@ -285,18 +301,27 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
                                                     "ZOOM_CLIENT_SECRET (a private app)")
     session = oauth_session(settings.client_id, settings.client_secret,
                             scope=" ".join(scopes))
+    import requests
+
     try:
-        resp = session.post(settings.oauth_url + "/oauth/devicecode",
-                            data={"client_id": settings.client_id},
-                            auth=(settings.client_id, settings.client_secret),
-                            timeout=TOKEN_TIMEOUT)
-        grant = resp.json()
+        try:
+            resp = with_connect_retries(lambda: session.post(
+                settings.oauth_url + "/oauth/devicecode", data={"client_id": settings.client_id},
+                auth=(settings.client_id, settings.client_secret), timeout=TOKEN_TIMEOUT))
+            grant = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise AuthError(f"Could not start the device login at {settings.oauth_url} "
+                            f"({type(exc).__name__}); check your network and ZOOM_OAUTH_URL, "
+                            "then try again.") from None
+        if not isinstance(grant, dict):
+            grant = {}
         if resp.status_code != 200 or "device_code" not in grant:
             raise AuthError(f"Zoom refused the device login ({grant.get('error', resp.status_code)}"
                             "); the device flow must be enabled for your app.")
         device_code = grant["device_code"]
-        interval = float(grant.get("interval") or 5)
-        deadline = clock() + float(grant.get("expires_in") or 900)
+        interval = _seconds(grant.get("interval"), 5.0, 0.01, 60.0)
+        deadline = clock() + _seconds(grant.get("expires_in"), 900.0, 10.0, 3600.0)
+        dropped = 0
         link = grant.get("verification_uri_complete") or grant["verification_uri"]
         code = html.escape(grant["user_code"])
         show(f"<p>Go to <a href='{html.escape(link, quote=True)}' target='_blank'>"
@@ -312,7 +337,15 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
                 token = session.fetch_token(settings.oauth_url + "/oauth/token",
                                             grant_type=DEVICE_GRANT, device_code=device_code,
                                             timeout=TOKEN_TIMEOUT)
+            except requests.RequestException:  # one dropped poll is not the end
+                dropped += 1
+                if dropped <= DEVICE_DROPS:
+                    continue
+                raise AuthError("The device login lost its connection to Zoom "
+                                f"{dropped} times in a row; check your network and run "
+                                "`%zoomchat login --device` again.") from None
             except Exception as exc:
+                dropped = 0
                 error = getattr(exc, "error", None)
                 if error == "authorization_pending":
                     continue

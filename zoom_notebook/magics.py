@@ -203,6 +203,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
           -m         mention: an email, 'all', or 'Display Name=email' (repeatable)
           --message  text to send before the output (default: which cell, how long)
           --compose  do not run the cell; send its text with {expressions} filled in
+                     (they are evaluated, even with --dry-run, as IPython's {var} is)
           --no-output  send only the message
           --dry-run  show the exact requests, send nothing
           -o VAR     store the SentMessage in VAR
@@ -229,7 +230,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
     def _line(self, line: str) -> Any:
         from . import auth
 
-        args = line_parser().parse_args(shlex.split(line))
+        args = line_parser().parse_args(_split(line))
         if args.command == "send":
             settings = self.settings()
             target = self._target(args, settings)
@@ -264,7 +265,8 @@ class ZoomChat(Magics):  # type: ignore[misc]
     def _cell(self, line: str, cell: str) -> None:
         from . import api
 
-        args = cell_parser().parse_args(shlex.split(line))
+        args = cell_parser().parse_args(_split(line))
+        _check_output_var(args.output_var)
         settings = self.settings(dry_run=True if args.dry_run else None)
         target = self._target(args, settings)
         mentions = parse_mentions(args.mentions)
@@ -443,6 +445,29 @@ class ZoomChat(Magics):  # type: ignore[misc]
             print("`%zoomchat outbox --unknown` checks those in Zoom again and resends the "
                   "ones it cannot find (or cannot read back).")
         return None
+
+
+def _split(line: str) -> list[str]:
+    """The magic's words, as a shell splits them; a clear error for unbalanced quotes."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"{exc} in the %zoomchat line: close the quote, or escape an "
+                         "apostrophe as \\' (or quote the whole text: \"it's done\")."
+                         ) from None
+
+
+def _check_output_var(name: str | None) -> None:
+    """``-o VAR`` must name a plain variable: not a keyword, a builtin or a dunder."""
+    import builtins
+    import keyword
+
+    if name is None:
+        return
+    if (not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__")
+            or hasattr(builtins, name)):
+        raise UsageError(f"-o {name}: choose a plain variable name (not a keyword, a "
+                         "builtin or a __dunder__ name), e.g. -o sent")
 
 
 def register(ipython: Any) -> None:
