@@ -23,11 +23,12 @@ class PastePrompt(widgets.VBox):  # type: ignore[misc]
         self.authorize_url: str = attempt.authorize_url
         self.status: Any = None
         self.error: ZoomNotebookError | None = None
+        href = html.escape(self.authorize_url, quote=True)
         link = widgets.HTML(
-            "<p>1. <a href='{}' target='_blank' rel='noopener'><b>Open Zoom's login page"
+            f"<p>1. <a href='{href}' target='_blank' rel='noopener'><b>Open Zoom's login page"
             "</b></a> and approve access.<br>2. Your browser then fails to load a "
             "<code>127.0.0.1</code> address: copy that whole address and paste it below."
-            "</p>".format(html.escape(self.authorize_url, quote=True)))
+            "</p>")
         self.field = widgets.Password(placeholder="http://127.0.0.1:8976/callback?code=…",
                                       description="Address", layout={"width": "40em"})
         self.button = widgets.Button(description="Complete login", button_style="primary")
