@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -262,3 +263,34 @@ def test_store_never_shows_a_half_written_file_to_readers(tmp_path):
     s.path.write_text("{not json")
     with pytest.raises(AuthError, match="damaged"):
         s.read()
+
+
+def test_issue12_finding_10_symlinked_token_file_umask_and_a_repository_home(
+        tmp_path, monkeypatch):
+    from zoom_notebook import ValidationError
+    from zoom_notebook.store import secure_dir
+
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{}")
+    os.chmod(outside, 0o644)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "tokens.json").symlink_to(outside)
+    with pytest.raises(AuthError, match="symbolic link"):
+        TokenStore(home).read()
+    assert mode(outside) == 0o644  # not chmod'ed through the link
+    old = os.umask(0)
+    try:
+        deep = tmp_path / "a" / "b" / "c"
+        secure_dir(deep)
+    finally:
+        os.umask(old)
+    assert all(mode(p) == 0o700 for p in (tmp_path / "a", tmp_path / "a" / "b", deep))
+    repo = tmp_path / "project"
+    (repo / ".git").mkdir(parents=True)
+    os.chmod(repo, 0o755)
+    monkeypatch.chdir(repo)
+    for where in (repo, "."):
+        with pytest.raises(ValidationError, match="ZOOM_NOTEBOOK_HOME"):
+            TokenStore(Path(where)).write({"access_token": "a", "expires_at": 1})
+    assert mode(repo) == 0o755 and not (repo / "tokens.json").exists()

@@ -35,12 +35,43 @@ def _thread_lock(path: Path) -> threading.RLock:
         return _thread_locks.setdefault(str(path), threading.RLock())
 
 
+def check_home(path: Path) -> None:
+    """Refuse a home folder that is not a folder of its own: the working directory (a
+    project, whose files would be chmod'ed and whose tokens could be committed) or a
+    repository."""
+    from .errors import ValidationError
+
+    resolved = Path(os.path.abspath(path))
+    with contextlib.suppress(OSError):
+        if resolved == Path(os.getcwd()).resolve() or (resolved / ".git").exists():
+            raise ValidationError("ZOOM_NOTEBOOK_HOME", (
+                f"{path} is the working directory or a repository: tokens would sit beside "
+                "your code (and it would be made private). Choose a folder of its own, e.g. "
+                "unset ZOOM_NOTEBOOK_HOME for the default, or ~/.config/zoom-notebook"))
+
+
 def secure_dir(path: Path) -> None:
-    """Create ``path`` as 0700, or tighten it if it is looser."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
+    """Create ``path`` as 0700 (and every parent it creates, whatever the umask), or
+    tighten it if it is looser."""
+    check_home(path)
+    missing = []
+    for folder in [path, *path.parents]:
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+    st = os.stat(path)  # a folder reached through a link is the folder the user named
+    if stat.S_IMODE(st.st_mode) & 0o077:
         os.chmod(path, 0o700)
+
+
+def _refuse_link(path: Path) -> None:
+    """A token file that is a symbolic link is refused: chmod and reads would follow it."""
+    if path.is_symlink():
+        raise AuthError(f"{path} is a symbolic link; remove it (the login is stored in a real "
+                        "file), then run `%zoomchat login` again.")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -121,6 +152,7 @@ class TokenStore:
 
     def read(self) -> dict[str, Any] | None:
         """The saved token record, or None when logged out."""
+        _refuse_link(self.path)
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
