@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from zoom_notebook import ZoomChatClient
 from zoom_notebook.credentials import StaticToken
 
@@ -86,3 +88,33 @@ def test_finding_4_a_slow_client_cannot_hold_the_listener_and_host_is_checked():
     with contextlib.suppress(ConnectionResetError):
         assert drip.recv(1) == b""
     drip.close()
+
+
+def test_finding_7_a_file_is_size_checked_before_it_is_read(user_env, tmp_path):
+    import zoom_notebook as zn
+    from zoom_notebook import ValidationError
+
+    big = tmp_path / "huge.bin"
+    with open(big, "wb") as fh:  # sparse: 4 GB on paper, nothing on disk
+        fh.truncate(4 * 1024**3)
+    start = time.monotonic()
+    with pytest.raises(ValidationError, match=r"huge\.bin is 4294967296 bytes"):
+        zn.send("x", to_channel=user_env.channel_id("general"), files=[big])
+    assert time.monotonic() - start < 1.0  # not read
+    with pytest.raises(ValidationError, match="not a regular file"):
+        zn.send("x", to_channel=user_env.channel_id("general"), files=["/dev/zero"])
+    assert user_env.messages() == []
+
+
+def test_finding_7_captured_output_is_bounded():
+    from zoom_notebook.capture import BoundedLog
+
+    log = BoundedLog(limit=1000)
+    for i in range(10_000):
+        log.append(("stdout", f"line {i:05d}\n"))
+    text = "".join(t for _, t in log)
+    assert len(text) < 1100
+    assert text.startswith("line 00000") and text.rstrip().endswith("line 09999")
+    assert "characters of output not kept" in text and log.dropped > 100_000
+    log.append(("stdout", "x" * 5000))  # one huge write keeps only its end
+    assert sum(len(t) for _, t in log.tail) <= 500

@@ -126,6 +126,32 @@ def forget_clients() -> None:
         _clients.clear()
 
 
+def _read_checked(path: Path) -> bytes:
+    """A file's bytes, its size checked before it is read (SECURITY.md 35): a regular
+    file within Zoom's limit, never a device or a pipe."""
+    import stat
+
+    from .client import file_limit
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ValidationError("files", f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError("files", f"{path} is not a regular file (a device, a pipe or "
+                                       "a folder cannot be sent)")
+    limit = file_limit(path.name)
+    if st.st_size > limit:
+        raise ValidationError("files", f"{path.name} is {st.st_size} bytes; Zoom allows "
+                                       f"{limit // (1024 * 1024)} MB for this kind of file")
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read(limit + 1)  # it may have grown since
+    except OSError as exc:
+        raise ValidationError("files", f"cannot read {path}: {exc.strerror}") from None
+    return content
+
+
 def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
     from .client import check_file
 
@@ -139,10 +165,7 @@ def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
             name, content = spec
         else:
             path = Path(spec)  # type: ignore[arg-type]
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                raise ValidationError("files", f"cannot read {path}: {exc.strerror}") from None
+            content = _read_checked(path)
             name = path.name
         check_file(name, content)
         out.append((name, bytes(content)))

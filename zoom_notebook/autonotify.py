@@ -14,10 +14,12 @@ import time
 from typing import Any
 
 from .alerts import duration, post_alert, short_traceback, where_and_when
-from .capture import Tee
+from .capture import BoundedLog, Tee
 from .outbox import Item
 
 TAIL = 700  # characters of output kept for the alert
+#: characters of a cell's output autonotify holds while the cell runs (it uses the tail)
+AUTONOTIFY_KEEP = 8 * TAIL
 
 
 class AutoNotify:
@@ -29,7 +31,7 @@ class AutoNotify:
         self.thread = thread
         self.thread_root: Item | None = None
         self.alerts: list[Item] = []
-        self._events: list[tuple[str, str]] = []
+        self._events = BoundedLog(AUTONOTIFY_KEEP)
         self._start = 0.0
         self._depth = 0
         self._saw_traceback = False
@@ -62,7 +64,7 @@ class AutoNotify:
         if self._depth > 1:  # a cell run from inside a cell (%%zoomchat): not a new cell
             return
         self._saw_traceback = False
-        self._events = []
+        self._events = BoundedLog(AUTONOTIFY_KEEP)
         self._streams = (sys.stdout, sys.stderr)
         sys.stdout = Tee(sys.stdout, self._events, "stdout")
         sys.stderr = Tee(sys.stderr, self._events, "stderr")

@@ -9,14 +9,64 @@ traceback and then raise it as usual.
 from __future__ import annotations
 
 import base64
+import collections
 import sys
-from typing import Any
+from typing import Any, Iterator
+
+#: Characters of a cell's output ``%%zoomchat`` keeps (SECURITY.md 35): the first and the
+#: latest halves; what fell between is counted and said.
+CAPTURE_LIMIT = 4_000_000
+
+
+class BoundedLog:
+    """``(kind, text)`` events holding at most ``limit`` characters: the first half as it
+    came and the latest half; what fell between is replaced by one note of its size."""
+
+    def __init__(self, limit: int = CAPTURE_LIMIT) -> None:
+        self.limit = limit
+        self.head: list[tuple[str, str]] = []
+        self.tail: collections.deque[tuple[str, str]] = collections.deque()
+        self._head_chars = 0
+        self._tail_chars = 0
+        self.dropped = 0  # characters not kept
+
+    def append(self, event: tuple[str, str]) -> None:
+        kind, text = event
+        half = self.limit // 2
+        if not self.tail and self._head_chars + len(text) <= half:
+            self.head.append(event)
+            self._head_chars += len(text)
+            return
+        if len(text) > half:  # keep only its end
+            self.dropped += len(text) - half
+            text = text[-half:]
+        self.tail.append((kind, text))
+        self._tail_chars += len(text)
+        while self._tail_chars > half:
+            first_kind, first = self.tail.popleft()
+            over = self._tail_chars - half
+            if len(first) > over:  # trim it rather than drop it whole
+                self.tail.appendleft((first_kind, first[over:]))
+                self._tail_chars -= over
+                self.dropped += over
+            else:
+                self._tail_chars -= len(first)
+                self.dropped += len(first)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        yield from self.head
+        if self.dropped:
+            yield ("stdout", f"\n[… {self.dropped:,} characters of output not kept …]\n")
+        yield from self.tail
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail)
 
 
 class Tee:
     """A stream that writes to ``target`` and records what was written."""
 
-    def __init__(self, target: Any, sink: list[tuple[str, str]], kind: str) -> None:
+    def __init__(self, target: Any, sink: Any, kind: str) -> None:
         self._target = target
         self._sink = sink
         self._kind = kind
@@ -49,7 +99,8 @@ class CellCapture:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.events: list[tuple[str, str]] = []  # (stdout|stderr|display|result, text)
+        #: (stdout|stderr|display|result, text), bounded
+        self.events = BoundedLog()
         self.images: list[tuple[str, bytes]] = []  # (extension, bytes)
         self.error: BaseException | None = None
         self.result: Any = None

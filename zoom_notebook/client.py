@@ -379,13 +379,18 @@ def check_text_nonempty(field: str, value: Any) -> str:
     return value.strip()
 
 
+def file_limit(name: str) -> int:
+    """Zoom's size limit for a file of this name: 16 MB for images, 20 MB for others."""
+    return MAX_IMAGE_BYTES if name.lower().endswith(IMAGE_EXTENSIONS) else MAX_FILE_BYTES
+
+
 def check_file(name: str, content: bytes) -> None:
     """Zoom's file limits: 16 MB for images, 20 MB for other files; a name is required."""
     if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
         raise ValidationError("files", "each file needs a plain file name (no folders)")
     if not isinstance(content, (bytes, bytearray)):
         raise ValidationError("files", f"{name}: content must be bytes")
-    limit = MAX_IMAGE_BYTES if name.lower().endswith(IMAGE_EXTENSIONS) else MAX_FILE_BYTES
+    limit = file_limit(name)
     if len(content) > limit:
         raise ValidationError("files", f"{name} is {len(content)} bytes; Zoom allows "
                                        f"{limit // (1024 * 1024)} MB for this kind of file")
