@@ -118,3 +118,14 @@ def test_finding_7_captured_output_is_bounded():
     assert "characters of output not kept" in text and log.dropped > 100_000
     log.append(("stdout", "x" * 5000))  # one huge write keeps only its end
     assert sum(len(t) for _, t in log.tail) <= 500
+
+
+def test_finding_11_status_warns_when_the_client_secret_is_in_the_environment(
+        user_env, monkeypatch):
+    import zoom_notebook as zn
+
+    assert zn.status().warnings == ()
+    monkeypatch.setenv("ZOOM_CLIENT_SECRET", "s3cr3t-value")
+    st = zn.status()
+    assert st.warnings and "ZOOM_CLIENT_SECRET" in repr(st) and "!env" in repr(st)
+    assert "s3cr3t-value" not in repr(st) + st._repr_html_()

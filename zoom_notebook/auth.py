@@ -82,8 +82,15 @@ class LoginStatus:
     expires_at: dt.datetime | None = None
     store: str | None = None
     error: str | None = None
+    #: e.g. the client secret is in the kernel's environment (``!env`` shows it)
+    warnings: tuple[str, ...] = ()
 
     def _rows(self) -> list[tuple[str, str]]:
+        rows = self._login_rows()
+        rows += [("warning", w) for w in self.warnings]
+        return rows
+
+    def _login_rows(self) -> list[tuple[str, str]]:
         if not self.logged_in:
             return [("status", "not logged in — run %zoomchat login (or zn.login())")]
         rows = [("user", f"{self.user_name or '?'} <{self.user_email or '?'}>"),
@@ -364,8 +371,22 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
         session.close()
 
 
+SECRET_IN_ENV = ("ZOOM_CLIENT_SECRET is set in this kernel's environment: `!env`, "
+                 "`os.environ` and every child process can show it (and a saved notebook "
+                 "keeps what a cell printed). Prefer a public app (PKCE, no secret), or "
+                 "set it only where the kernel starts and never print the environment.")
+
+
 def status(settings: Settings | None = None) -> LoginStatus:
-    """Who is logged in (asks Zoom: ``GET /users/me``), how, until when, stored where."""
+    """Who is logged in (asks Zoom: ``GET /users/me``), how, until when, stored where;
+    with a warning when the client secret is in the kernel's environment."""
+    result = _status(settings)
+    if os.environ.get("ZOOM_CLIENT_SECRET"):
+        result.warnings = (SECRET_IN_ENV,)
+    return result
+
+
+def _status(settings: Settings | None = None) -> LoginStatus:
     settings = settings or Settings.load()
     store = TokenStore(settings.home_dir)
     if settings.access_token:
