@@ -371,10 +371,10 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
         session.close()
 
 
-SECRET_IN_ENV = ("ZOOM_CLIENT_SECRET is set in this kernel's environment: `!env`, "
-                 "`os.environ` and every child process can show it (and a saved notebook "
-                 "keeps what a cell printed). Prefer a public app (PKCE, no secret), or "
-                 "set it only where the kernel starts and never print the environment.")
+ENV_WARNING = ("ZOOM_CLIENT_SECRET is set in this kernel's environment: `!env`, "
+               "`os.environ` and every child process can show it (and a saved notebook "
+               "keeps what a cell printed). Prefer a public app (PKCE, no secret), or set "
+               "it only where the kernel starts and never print the environment.")
 
 
 def status(settings: Settings | None = None) -> LoginStatus:
@@ -382,7 +382,7 @@ def status(settings: Settings | None = None) -> LoginStatus:
     with a warning when the client secret is in the kernel's environment."""
     result = _status(settings)
     if os.environ.get("ZOOM_CLIENT_SECRET"):
-        result.warnings = (SECRET_IN_ENV,)
+        result.warnings = (ENV_WARNING,)
     return result
 
 
