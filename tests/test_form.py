@@ -47,7 +47,7 @@ def test_full_send_flow(form, user_env):
     threads = dict(form.thread.options)
     assert any("Earlier main message" in label for label in threads)
     form.text.value = "Results are ready,"
-    form.mention_pick.value = "Grace Hopper <grace.hopper@example.com>"
+    form.mention_pick.value = "grace.hopper@example.com"
     form.mention_button.click()
     form.text.value += "please review"
     form.thread.value = earlier.id
@@ -203,3 +203,26 @@ def test_compose_line_magic(user_env):
     sh.run_line_magic("load_ext", "zoom_notebook")
     form = sh.run_line_magic("zoomchat", f"compose -c {user_env.channel_id('random')}")
     assert form.target == {"to_channel": user_env.channel_id("random")}
+
+
+def test_issue12_finding_6_mentions_are_keyed_by_email_not_display_name(form):
+    from zoom_notebook.directory import Entry
+
+    people = [Entry("John Smith <john1@example.com>", "john1@example.com", "to_contact",
+                    "john1@example.com", "John Smith"),
+              Entry("John Smith <john2@example.com>", "john2@example.com", "to_contact",
+                    "john2@example.com", "John Smith"),
+              Entry("Alice Admin <alice@corp> <bob@example.com>", "bob@example.com",
+                    "to_contact", "bob@example.com", "Alice Admin <alice@corp>")]
+    for e in people:
+        form._entries[f"person:{e.email}"] = e
+    form.mention_pick.options = [(e.label, e.email) for e in people]
+    for e in people:
+        form.mention_pick.value = e.email
+        form.mention_button.click()
+    assert sorted(form.mentions.values()) == ["bob@example.com", "john1@example.com",
+                                              "john2@example.com"]
+    assert form.mentions["John Smith"] == "john1@example.com"
+    assert form.mentions["John Smith (john2@example.com)"] == "john2@example.com"
+    assert form.mentions["Alice Admin <alice@corp>"] == "bob@example.com"
+    assert "@John Smith (john2@example.com)" in form.text.value

@@ -19,6 +19,8 @@ class Entry:
     value: str
     kind: str  # "to_channel" | "to_contact"
     email: str | None = None
+    #: a person's display name as Zoom gives it (a mention's text)
+    name: str | None = None
 
 
 def _person(c: dict[str, Any]) -> Entry:
@@ -26,7 +28,7 @@ def _person(c: dict[str, Any]) -> Entry:
         filter(None, (c.get("first_name"), c.get("last_name")))) or c.get("email") or "?")
     email = c.get("email")
     label = f"{name} <{email}>" if email else name
-    return Entry(label, str(email or c.get("id")), "to_contact", email)
+    return Entry(label, str(email or c.get("id")), "to_contact", email, name)
 
 
 class Directory:

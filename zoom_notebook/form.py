@@ -260,10 +260,11 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             kind, value = next(iter(target.items()))
             people = (self._guard(lambda: self.directory.members(value))
                       if kind == "to_channel" else self._guard(self.directory.contacts))
-            mentions = [(e.label, e.label) for e in people or [] if e.email]
+            # keyed by email: two people may share a display name
+            mentions = [(e.label, e.email) for e in people or [] if e.email]
             for e in people or []:
                 if e.email:
-                    self._entries.setdefault(f"person:{e.label}", e)
+                    self._entries[f"person:{e.email}"] = e
             found = self._guard(lambda: self.directory.recent_threads(kind, value))
             threads += found or []
         self.mention_pick.options = mentions
@@ -280,7 +281,10 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         entry = self._entries.get(f"person:{self.mention_pick.value}")
         if entry is None or not entry.email:
             return
-        name = entry.label.split(" <")[0]
+        name = (entry.name or entry.label).strip() or entry.email
+        taken = self.mentions.get(name)
+        if taken is not None and taken != entry.email:  # a namesake already mentioned
+            name = f"{name} ({entry.email})"
         self.mentions[name] = entry.email
         sep = "" if not self.text.value or self.text.value.endswith((" ", "\n")) else " "
         self.text.value = f"{self.text.value}{sep}@{name} "
