@@ -110,3 +110,15 @@ def test_finding_4_progress_stays_one_message_after_an_unknown_first_post(user_e
     (msg,) = user_env.messages()  # one message, edited in place, never a second one
     assert msg["message"].startswith("✅ sweep: done, 30/30")
     assert get_outbox().saved() == []
+
+
+def test_a_long_queue_does_not_rewrite_the_journal_on_every_line(tmp_path, monkeypatch):
+    box = Outbox(tmp_path, lambda: None)
+    calls = []
+    original = Outbox._compact
+    monkeypatch.setattr(Outbox, "_compact", lambda self: calls.append(1) or original(self))
+    for i in range(6000):  # 6,000 alerts queued while Zoom is out of reach
+        box._append([{"keep": {"id": f"r{i}", "payload": {"message": "m", "to_channel": "C"},
+                               "status": "queued"}}])
+    assert len(calls) <= 3  # amortized: once per doubling, not once per line
+    assert len(box._replay().records) == 6000

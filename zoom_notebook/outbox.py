@@ -290,6 +290,7 @@ class Outbox:
         self._io_lock = threading.RLock()
         self.failures: list[Item] = []  # failed or unknown items not yet shown to the user
         self._lines = 0  # journal lines written since it was last compacted
+        self._kept_lines = 0  # lines the last compaction kept
         self.delivered = 0
         self.damaged: list[int] = []  # damaged journal lines seen at the last replay
         self._adopted = False
@@ -779,7 +780,9 @@ class Outbox:
             finally:
                 os.close(fd)
             self._lines += len(entries)
-            if self._lines > COMPACT_AFTER:
+            # at most once per doubling of what a compaction keeps: a long queue (or many
+            # recent deliveries) costs O(1) per line, amortized, not a rewrite per line
+            if self._lines > max(COMPACT_AFTER, 2 * self._kept_lines):
                 self._compact()
 
     def _compact(self) -> None:
@@ -800,7 +803,7 @@ class Outbox:
         else:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-        self._lines = len(entries)
+        self._lines = self._kept_lines = len(entries)
 
     def _journal(self, item: Item, *, keep: bool) -> bool:
         """Record what became of ``item``. The "in flight" mark and what is kept are
