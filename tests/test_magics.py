@@ -480,3 +480,37 @@ def test_issue12_finding_8_unbalanced_quote_and_bad_output_names_are_clear(shell
         with pytest.raises(UsageError, match="plain variable name"):
             shell.run_cell_magic("zoomchat", f"-c {ch} -o {name}", "1")
     assert messages(user_env) == []  # nothing was sent, the cell did not run
+
+
+def test_issue12_finding_5_ten_mentions_and_900_characters_of_output_are_sent(shell,
+                                                                             user_env):
+    ch = shell.user_ns["CH"]
+    emails = [user_env.user(n)["email"] for n in (
+        "grace", "alan", "katherine", "edsger", "barbara", "donald", "margaret", "claude",
+        "frances", "ada")]
+    line = f"-c {ch} " + " ".join(f"-m {e}" for e in emails)
+    result = cell(shell, line, "print('x' * 900)")
+    assert result.success
+    (msg,) = messages(user_env)[:1]
+    assert len(msg["at_items"]) == 10 and len(msg["message"]) <= 1024
+
+
+def test_issue12_finding_5_a_lone_surrogate_in_output_is_sent(shell, user_env):
+    result = cell(shell, f"-c {shell.user_ns['CH']}",
+                  "import os\nprint(os.fsdecode(b'report-\\xff.csv'))")
+    assert result.success
+    (msg,) = messages(user_env)
+    assert "report-\ufffd.csv" in msg["message"]
+
+
+def test_issue12_finding_5_the_cells_exception_survives_a_failing_send(shell, user_env,
+                                                                       monkeypatch, capsys):
+    from zoom_notebook import api
+
+    def broken(*a, **k):
+        raise RuntimeError("the send path broke")
+
+    monkeypatch.setattr(api, "deliver", broken)
+    result = cell(shell, f"-c {shell.user_ns['CH']}", "raise KeyError('the cell failed')")
+    assert isinstance(result.error_in_exec, KeyError)  # the cell's own error, not ours
+    assert "the cell's output was not sent" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Union
 
 from .config import Settings
 from .errors import ValidationError
-from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id
+from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
@@ -252,6 +252,8 @@ def prepare(
     settings = settings or Settings.load()
     if user is not None:
         check_id("user", user)
+    if fit and isinstance(message, str):  # an alert's text is made, not typed: never refused
+        message = sendable(message)
     payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
                      reply_to=None if reply_to == "last" else reply_to, mentions=mentions)
     blobs = _read_files(files)

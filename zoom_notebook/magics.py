@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
 from .errors import ValidationError, ZoomNotebookError
+from .message import sendable
 
 CELL_USAGE = ("%%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] "
               "[--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]")
@@ -288,9 +290,16 @@ class ZoomChat(Magics):  # type: ignore[misc]
         start = time.perf_counter()
         capture.run(cell)
         took = time.perf_counter() - start
-        text, files = self._compose_output(args, capture, count, took, room)
-        sent = self._send(text, target, args.reply_to, mentions, files, settings)
-        self._store(args, sent)
+        try:
+            text, files = self._compose_output(args, capture, count, took, room)
+            sent = self._send(text, target, args.reply_to, mentions, files, settings)
+            self._store(args, sent)
+        except Exception as exc:
+            if capture.error is None:
+                raise
+            # the cell's own exception matters more than the send's: say, then raise it
+            print(f"zoom-notebook: the cell's output was not sent ({type(exc).__name__}: "
+                  f"{exc})", file=sys.stderr)
         if capture.error is not None:
             raise capture.error
         return None
@@ -306,9 +315,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
             head = f"❌ In [{count}] failed after {duration(took)} ({where_and_when()})"
         else:
             head = f"In [{count}] finished in {duration(took)} ({where_and_when()})"
-        body = "" if args.no_output else capture.text()
+        body = "" if args.no_output else sendable(capture.text())
         if failed:
-            body = (body + "\n" + short_traceback(capture.error)).strip()
+            body = (body + "\n" + sendable(short_traceback(capture.error))).strip()
         text = head + ("\n" + body if body else "")
         files: list[tuple[str, bytes]] = []
         if len(text) > budget:

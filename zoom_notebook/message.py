@@ -25,6 +25,15 @@ def is_plausible_email(value: str) -> bool:
     return bool(_EMAIL_RE.match(value)) and len(value) <= 254
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def sendable(text: str) -> str:
+    """``text`` with unpaired surrogates (e.g. a file name from ``os.fsdecode``) shown
+    as U+FFFD, for text the user did not type (a cell's output, a traceback)."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def check_text(field: str, value: Any, *, allow_empty: bool = False) -> str:
     """Return ``value`` if it is a string Zoom can carry, else raise ValidationError."""
     if not isinstance(value, str):
