@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import html
 import os
 import sys
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from .config import Settings
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
 from .retry import TOKEN_TIMEOUT, with_connect_retries
+from .secret import guarded, hide
 from .store import TokenStore
 from .userauth import oauth_session, token_record
 
@@ -168,14 +170,15 @@ class PKCELogin:
                                   "`%zoomchat login` again to retry.")
             raise AuthError(f"Zoom refused the login ({query['error'][0][:40]}); run "
                             "`%zoomchat login` again.")
-        code = query.get("code", [None])[0]
+        code = hide(query.get("code", [None])[0])
         if not code:
             raise AuthError("The address has no authorization code; copy the whole address "
                             "from the browser.")
         try:
-            token = self._session.fetch_token(
+            token = guarded(lambda: self._session.fetch_token(
                 self.settings.oauth_url + "/oauth/token", grant_type="authorization_code",
-                code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT)
+                code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT),
+                "exchanging the login code")
         except Exception as exc:
             raise _token_error(exc) from None
         finally:
@@ -312,9 +315,10 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
 
     try:
         try:
-            resp = with_connect_retries(lambda: session.post(
+            resp = guarded(lambda: with_connect_retries(lambda: session.post(
                 settings.oauth_url + "/oauth/devicecode", data={"client_id": settings.client_id},
-                auth=(settings.client_id, settings.client_secret), timeout=TOKEN_TIMEOUT))
+                auth=(settings.client_id, settings.client_secret), timeout=TOKEN_TIMEOUT)),
+                "starting the device login")
             grant = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise AuthError(f"Could not start the device login at {settings.oauth_url} "
@@ -325,7 +329,7 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
         if resp.status_code != 200 or "device_code" not in grant:
             raise AuthError(f"Zoom refused the device login ({grant.get('error', resp.status_code)}"
                             "); the device flow must be enabled for your app.")
-        device_code = grant["device_code"]
+        device_code = hide(grant["device_code"])
         interval = _seconds(grant.get("interval"), 5.0, 0.01, 60.0)
         deadline = clock() + _seconds(grant.get("expires_in"), 900.0, 10.0, 3600.0)
         dropped = 0
@@ -341,9 +345,9 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
                 raise AuthError("The device code expired before it was approved; run "
                                 "`%zoomchat login --device` again.")
             try:
-                token = session.fetch_token(settings.oauth_url + "/oauth/token",
-                                            grant_type=DEVICE_GRANT, device_code=device_code,
-                                            timeout=TOKEN_TIMEOUT)
+                token = guarded(lambda: session.fetch_token(
+                    settings.oauth_url + "/oauth/token", grant_type=DEVICE_GRANT,
+                    device_code=device_code, timeout=TOKEN_TIMEOUT), "waiting for approval")
             except requests.RequestException:  # one dropped poll is not the end
                 dropped += 1
                 if dropped <= DEVICE_DROPS:
@@ -453,8 +457,9 @@ def _revoke(settings: Settings, record: dict[str, Any]) -> str:
             if not value:
                 continue
             try:
-                resp = session.revoke_token(settings.oauth_url + "/oauth/revoke", value,
-                                            token_type_hint=hint, timeout=TOKEN_TIMEOUT)
+                resp = guarded(functools.partial(
+                    session.revoke_token, settings.oauth_url + "/oauth/revoke", value,
+                    token_type_hint=hint, timeout=TOKEN_TIMEOUT), "revoking the login")
                 failed += resp.status_code != 200
             except Exception:
                 failed += 1

@@ -11,6 +11,7 @@ changes something raises :class:`OutcomeUnknown` and is never re-sent automatica
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import mimetypes
 import threading
 import time
@@ -22,7 +23,7 @@ from .credentials import Credentials
 from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ValidationError, ZoomAPIError
 from .message import check_id, check_target
 from .retry import backoff_delay, is_connect_error, server_time, wait_for
-from .secret import Secret
+from .secret import Secret, guarded
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -200,8 +201,9 @@ class ZoomChatClient:
             headers = {}
             if self.may_carry_token(origin.geturl(), url):
                 headers["Authorization"] = Secret(f"Bearer {token}")
-            resp = self.session.request(method, url, headers=headers, timeout=self.timeout,
-                                        allow_redirects=False, **kwargs)
+            resp = guarded(functools.partial(
+                self.session.request, method, url, headers=headers, timeout=self.timeout,
+                allow_redirects=False, **kwargs), "talking to Zoom")
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 url = urljoin(url, resp.headers["Location"])
                 resp.close()

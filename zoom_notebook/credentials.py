@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from .config import Settings
 from .errors import AuthError, ValidationError
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from .secret import Secret, hide
+from .secret import Secret, guarded, hide
 
 
 class Credentials(Protocol):
@@ -117,10 +117,10 @@ class ServerToServer:
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
             )
         try:
-            token = with_connect_retries(lambda: self._session.fetch_token(
+            token = guarded(lambda: with_connect_retries(lambda: self._session.fetch_token(
                 self._token_url, grant_type="account_credentials",
                 account_id=self._account_id, timeout=TOKEN_TIMEOUT,
-            ))
+            )), "getting a Server-to-Server token")
         except requests.RequestException as exc:
             raise AuthError(
                 f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .errors import AuthError, ReauthRequired
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from .secret import Secret, hide
+from .secret import Secret, guarded, hide
 from .store import StoreReadOnly, TokenStore
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
@@ -153,8 +153,9 @@ class UserLogin:
         session = oauth_session(client_id, self._client_secret)
         self.refreshes += 1
         try:
-            token = with_connect_retries(lambda: session.refresh_token(
-                self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT))
+            token = guarded(lambda: with_connect_retries(lambda: session.refresh_token(
+                self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT)),
+                "renewing the Zoom login")
         except requests.RequestException as exc:
             raise AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}) "
                             "to refresh the login; try again.") from None
