@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 
 import crash  # noqa: E402
 import fuzz  # noqa: E402
+import interrupt_fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
 import secrets_audit  # noqa: E402
@@ -113,6 +114,15 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
                 ("after the kills: still kept in the outbox (shown, not delivered)",
                  str(r["kept"]), "0")]
 
+    def interrupts() -> list[Row]:
+        r = interrupt_fuzz.run(points=n(200, 20))
+        ops = ", ".join(f"{k} {v}" for k, v in r["landed by operation"].items())
+        return [(f"kernel interrupted (Stop, `%xmode Verbose`) at {r['points']} points inside "
+                 f"operations ({ops}; {r['tried']} tries): secrets in the saved notebook, of "
+                 f"{r['secrets issued']} issued", str(r["secrets found"]), "0"),
+                ("interrupt fuzz: `Basic ` headers or token bodies in the saved notebook",
+                 str(len(r["markers found"])), "0")]
+
     def tokens() -> list[Row]:
         r = token_soak.standalone(n(100, 10))
         return [(f"token soak, 8 processes × 4 threads × {r['rounds']} rotations: refresh "
@@ -131,6 +141,7 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)
+    timed("Interrupt fuzz (SECURITY.md 30)", interrupts)
     timed("Token soak", tokens, debug_log=True)
     timed("Fuzzing", fuzzing)
     return rows, outputs

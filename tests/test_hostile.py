@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -129,3 +130,66 @@ def test_finding_11_status_warns_when_the_client_secret_is_in_the_environment(
     st = zn.status()
     assert st.warnings and "ZOOM_CLIENT_SECRET" in repr(st) and "!env" in repr(st)
     assert "s3cr3t-value" not in repr(st) + st._repr_html_()
+
+
+def test_finding_11_the_client_secret_can_live_in_the_token_folder_instead(
+        fake_browser, monkeypatch, capsys):
+    """Kept with ``zoom-notebook keep-secret`` (from the environment or typed without echo),
+    the secret leaves the environment; login and refresh still work with it, it is used for
+    its own app only, and status says where it comes from, never what it is."""
+    import io
+    import stat as stat_
+
+    import zoom_notebook as zn
+    from zoom_notebook import api
+    from zoom_notebook.cli import main
+    from zoom_notebook.config import Settings
+
+    sb = fake_browser.sandbox
+    secret = sb.client_secret
+    monkeypatch.delenv("ZOOM_CLIENT_SECRET")
+    monkeypatch.setattr("sys.stdin", io.StringIO(secret + "\n"))  # typed at the prompt
+    assert main(["keep-secret"]) == 0
+    said = capsys.readouterr()
+    assert "client.json" in said.out and secret not in said.out + said.err
+    home = Settings.load().home_dir
+    assert stat_.S_IMODE((home / "client.json").stat().st_mode) == 0o600
+    assert "ZOOM_CLIENT_SECRET" not in os.environ  # `!env` has nothing to show
+
+    assert Settings.load().client_secret == secret
+    zn.login(method="browser")
+    sb.expire_access_tokens()
+    api.forget_clients()
+    sent = zn.send("with the kept secret", to_channel=sb.channel_id("general"))
+    assert sb.messages()[-1]["id"] == sent.id  # the refresh authenticated with it
+    st = zn.status()
+    assert st.warnings == () and str(home / "client.json") in repr(st)
+    assert secret not in repr(st) + st._repr_html_()
+
+    monkeypatch.setenv("ZOOM_CLIENT_ID", "another-app")  # never offered to another app
+    assert Settings.load().client_secret is None
+    monkeypatch.setenv("ZOOM_CLIENT_ID", sb.client_id)
+    os.chmod(home / "client.json", 0o644)  # loosened by someone: not trusted
+    with pytest.warns(UserWarning, match="readable by others"):
+        assert Settings.load().client_secret is None
+    assert main(["keep-secret", "--forget"]) == 0
+    assert not (home / "client.json").exists()
+
+
+def test_finding_5_a_failing_alert_with_ten_mentions_and_a_long_traceback_is_sent(user_env):
+    import zoom_notebook as zn
+
+    ch = user_env.channel_id("general")
+    emails = [user_env.user(n)["email"] for n in (
+        "grace", "alan", "katherine", "edsger", "barbara", "donald", "margaret", "claude",
+        "frances", "ada")]
+    with pytest.raises(ValueError), zn.notify("x" * 300, to_channel=ch, mentions=emails,
+                                              show=False) as alert:
+        raise ValueError("y" * 2000)
+    assert alert.item is not None  # queued, not dropped with a warning
+    deadline = time.monotonic() + 10
+    while not user_env.messages() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (msg,) = user_env.messages()
+    assert len(msg["at_items"]) == 10 and "failed after" in msg["message"]
+    assert len(msg["message"]) <= 1024 and msg["message"].endswith("y")

@@ -40,6 +40,7 @@ __all__ = [
     "ZoomNotebookError",
     "build_message",
     "compose",
+    "keep_client_secret",
     "load_ipython_extension",
     "login",
     "logout",
@@ -58,6 +59,7 @@ _LAZY = {
     "ComposeForm": ".form",
     "notify": ".alerts",
     "progress": ".alerts",
+    "keep_client_secret": ".auth",
     "login": ".auth",
     "logout": ".auth",
     "status": ".auth",
@@ -73,7 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
     from .alerts import notify, progress
     from .api import SentMessage, send
-    from .auth import login, logout, status
+    from .auth import keep_client_secret, login, logout, status
     from .client import ZoomChatClient
     from .config import Settings
     from .form import ComposeForm, compose

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from .config import Settings
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
 from .retry import TOKEN_TIMEOUT, with_connect_retries
-from .secret import guarded, hide
+from .secret import guarded, hide, hide_token
 from .store import TokenStore
 from .userauth import oauth_session, token_record
 
@@ -86,9 +86,13 @@ class LoginStatus:
     error: str | None = None
     #: e.g. the client secret is in the kernel's environment (``!env`` shows it)
     warnings: tuple[str, ...] = ()
+    #: where the app's client secret comes from (never the secret itself)
+    client_secret_from: str | None = None
 
     def _rows(self) -> list[tuple[str, str]]:
         rows = self._login_rows()
+        if self.client_secret_from:
+            rows.append(("client secret from", self.client_secret_from))
         rows += [("warning", w) for w in self.warnings]
         return rows
 
@@ -138,7 +142,7 @@ class PKCELogin:
         self._session = oauth_session(settings.client_id, settings.client_secret,
                                       redirect_uri=redirect_uri, code_challenge_method="S256",
                                       scope=" ".join(scopes))
-        self._verifier = generate_token(64)  # RFC 7636: 43-128 characters
+        self._verifier = hide(generate_token(64))  # RFC 7636: 43-128 characters
         self.authorize_url, self._state = self._session.create_authorization_url(
             settings.oauth_url + "/oauth/authorize", code_verifier=self._verifier,
             state=generate_token(32))
@@ -152,7 +156,7 @@ class PKCELogin:
         Nothing is sent to Zoom unless the URL matches the redirect URI and carries the
         expected ``state`` and a ``code`` (SECURITY.md 2, 3, 5).
         """
-        url = (callback_url or "").strip()
+        url = hide((callback_url or "").strip())  # it holds the code
         got, want = urlsplit(url), urlsplit(self.redirect_uri)
         if (got.scheme, got.hostname, got.path) != (want.scheme, want.hostname, want.path) or (
                 self.method == "browser" and got.port != want.port):
@@ -178,7 +182,7 @@ class PKCELogin:
             token = guarded(lambda: self._session.fetch_token(
                 self.settings.oauth_url + "/oauth/token", grant_type="authorization_code",
                 code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT),
-                "exchanging the login code")
+                "exchanging the login code", keep=hide_token)
         except Exception as exc:
             raise _token_error(exc) from None
         finally:
@@ -347,7 +351,8 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
             try:
                 token = guarded(lambda: session.fetch_token(
                     settings.oauth_url + "/oauth/token", grant_type=DEVICE_GRANT,
-                    device_code=device_code, timeout=TOKEN_TIMEOUT), "waiting for approval")
+                    device_code=device_code, timeout=TOKEN_TIMEOUT), "waiting for approval",
+                    keep=hide_token)
             except requests.RequestException:  # one dropped poll is not the end
                 dropped += 1
                 if dropped <= DEVICE_DROPS:
@@ -377,17 +382,54 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
 
 ENV_WARNING = ("ZOOM_CLIENT_SECRET is set in this kernel's environment: `!env`, "
                "`os.environ` and every child process can show it (and a saved notebook "
-               "keeps what a cell printed). Prefer a public app (PKCE, no secret), or set "
-               "it only where the kernel starts and never print the environment.")
+               "keeps what a cell printed). Keep it in the token folder instead: run "
+               "`zoom-notebook keep-secret` (or zn.keep_client_secret()) and unset "
+               "ZOOM_CLIENT_SECRET; or use a public app (PKCE, no secret).")
 
 
 def status(settings: Settings | None = None) -> LoginStatus:
     """Who is logged in (asks Zoom: ``GET /users/me``), how, until when, stored where;
     with a warning when the client secret is in the kernel's environment."""
+    settings = settings or Settings.load()
     result = _status(settings)
-    if os.environ.get("ZOOM_CLIENT_SECRET"):
+    if os.environ.get("ZOOM_CLIENT_SECRET", "").strip():
         result.warnings = (ENV_WARNING,)
+        result.client_secret_from = "the environment (ZOOM_CLIENT_SECRET)"  # noqa: S105
+    elif settings.client_secret:
+        from .store import CLIENT_FILE
+
+        result.client_secret_from = str(settings.home_dir / CLIENT_FILE)
     return result
+
+
+def keep_client_secret(client_secret: str | None = None, *, forget: bool = False,
+                       settings: Settings | None = None) -> str:
+    """Keep the app's client secret in the token folder (``client.json``, 0600) instead
+    of the kernel's environment, where ``!env``, ``os.environ`` and every child process
+    can show it. With no argument it is taken from ``ZOOM_CLIENT_SECRET`` if set, else
+    asked for without echo. ``forget=True`` removes it. Returns what was done."""
+    from .store import forget_client_secret, save_client_secret
+
+    settings = settings or Settings.load()
+    if forget:
+        done = forget_client_secret(settings.home_dir)
+        return ("The kept client secret was removed." if done
+                else "No client secret was kept.")
+    if not settings.client_id:
+        raise ValidationError("ZOOM_CLIENT_ID", "set it to your app's client id first (the "
+                                                "secret is kept for that app only)")
+    secret = hide(client_secret or os.environ.get("ZOOM_CLIENT_SECRET", "").strip())
+    if not secret:
+        import getpass
+
+        secret = hide(getpass.getpass(f"Client secret of {settings.client_id}: ").strip())
+    if not secret:
+        raise ValidationError("client_secret", "empty: paste the app's client secret from "
+                                               "the Zoom App Marketplace")
+    path = save_client_secret(settings.home_dir, settings.client_id, secret)
+    tail = (" Now unset ZOOM_CLIENT_SECRET where the kernel starts."
+            if os.environ.get("ZOOM_CLIENT_SECRET") else "")
+    return f"The client secret is kept in {path} (readable by you only).{tail}"
 
 
 def _status(settings: Settings | None = None) -> LoginStatus:

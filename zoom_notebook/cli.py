@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="where to write the environment (with a sandbox access token) "
                               "for clients; default: sandbox.env in ZOOM_NOTEBOOK_HOME")
 
+    keep = sub.add_parser("keep-secret", help="keep the app's client secret in the token "
+                                              "folder instead of the environment")
+    keep.add_argument("--forget", action="store_true", help="remove the kept secret")
+
     demo = sub.add_parser("demo", help="the sandbox and JupyterLab on the quickstart "
                                        "notebook (run from a checkout)")
     demo.add_argument("--headless", action="store_true",
@@ -50,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _send(args)
         if args.command == "sandbox":
             return _sandbox(args)
+        if args.command == "keep-secret":
+            from .auth import keep_client_secret
+
+            print(keep_client_secret(forget=args.forget))
+            return 0
         if args.command == "demo":
             from .demo import run
 

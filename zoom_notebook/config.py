@@ -3,8 +3,10 @@
 defaults < config file (``config.json`` in the home folder) < environment < overrides
 (``%config ZoomChat.<trait>`` and then call arguments, which callers pass as overrides).
 
-Secrets (client secret, access token) come only from the environment: they are never
-read from the config file, never traits, never arguments, and never shown by ``repr``.
+Secrets (client secret, access token) come only from the environment, or for the client
+secret from ``client.json`` in the home folder (``zoom-notebook keep-secret``; the
+environment wins): never from the config file, never traits, never arguments, and never
+shown by ``repr``.
 """
 
 from __future__ import annotations
@@ -101,6 +103,11 @@ class Settings:
                 raise ValidationError(key, "secrets are read from the environment only")
             values[key] = value
         values["home"] = home
+        if values.get("client_secret") is None and values.get("client_id"):
+            from .store import load_client_secret
+
+            values["client_secret"] = load_client_secret(home or default_home(),
+                                                         str(values["client_id"]))
         for key in SECRET_FIELDS:
             if values.get(key) is not None:
                 values[key] = Secret(values[key])

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from .config import Settings
 from .errors import AuthError, ValidationError
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from .secret import Secret, guarded, hide
+from .secret import Secret, guarded, hide, hide_token
 
 
 class Credentials(Protocol):
@@ -120,7 +120,7 @@ class ServerToServer:
             token = guarded(lambda: with_connect_retries(lambda: self._session.fetch_token(
                 self._token_url, grant_type="account_credentials",
                 account_id=self._account_id, timeout=TOKEN_TIMEOUT,
-            )), "getting a Server-to-Server token")
+            )), "getting a Server-to-Server token", keep=hide_token)
         except requests.RequestException as exc:
             raise AuthError(
                 f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .errors import ZoomNotebookError
+from .secret import hide
 
 
 class PastePrompt(widgets.VBox):  # type: ignore[misc]
@@ -42,11 +43,12 @@ class PastePrompt(widgets.VBox):  # type: ignore[misc]
         return f"Zoom login (paste): {state}"
 
     def _on_click(self, _: Any) -> None:
-        value, self.field.value = self.field.value, ""
+        value, self.field.value = hide(self.field.value), ""  # it holds the code
         self.paste(value)
 
     def paste(self, url: str) -> Any:
         """Finish the login with the address the browser ended on."""
+        url = hide(url)
         self.field.value = ""
         try:
             self.status = self._attempt.finish(url)

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import AuthError
-from .secret import hide
+from .secret import Secret, guard, hide
 
 TOKEN_FILE = "tokens.json"  # noqa: S105 (a file name)
+CLIENT_FILE = "client.json"  # the app's client secret, when kept here instead of the env
 LOCK_FILE = "tokens.lock"
 REQUIRED = ("access_token", "expires_at")
 
@@ -95,6 +96,50 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+@guard("saving the client secret")
+def save_client_secret(home: Path, client_id: str, client_secret: str) -> Path:
+    """Keep the app's client secret in ``client.json`` (0600, in the 0700 home folder), so
+    it need not be in the kernel's environment where ``!env`` and child processes see it
+    (issue 12 finding 11). It is used only with the same ``client_id``."""
+    path = home / CLIENT_FILE
+    secure_dir(home)
+    _refuse_link(path)
+    try:
+        atomic_write(path, json.dumps({"client_id": client_id,
+                                       "client_secret": str(client_secret)}).encode())
+    except OSError as exc:
+        raise AuthError(f"Could not save the client secret to {path} ({exc.strerror}); "
+                        "check the folder, then try again.") from None
+    return path
+
+
+@guard("reading the client secret")
+def load_client_secret(home: Path, client_id: str) -> str | None:
+    """The client secret kept for ``client_id`` (a :class:`Secret`), or None."""
+    path = home / CLIENT_FILE
+    try:
+        if path.is_symlink() or stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+            warnings.warn(f"{path} is a link or readable by others, so it is not used; "
+                          "run `zoom-notebook keep-secret` again.", stacklevel=3)
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("client_id") != client_id or not isinstance(
+            data.get("client_secret"), str):
+        return None
+    return Secret(data["client_secret"])
+
+
+def forget_client_secret(home: Path) -> bool:
+    """Remove a kept client secret; True if there was one."""
+    try:
+        os.unlink(home / CLIENT_FILE)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 class StoreReadOnly(AuthError):
     """Raised when: the token store's folder cannot be written (read-only or full), so a
     login cannot be renewed or saved; a still-valid token is used without the lock."""
@@ -150,6 +195,7 @@ class TokenStore:
                 f"{self.lock_timeout:.0f} s. If no other kernel is logging in, delete that "
                 "file and try again.")
 
+    @guard("reading the saved login")
     def read(self) -> dict[str, Any] | None:
         """The saved token record, or None when logged out."""
         _refuse_link(self.path)
@@ -182,6 +228,7 @@ class TokenStore:
             record[key] = hide(record.get(key))
         return record
 
+    @guard("saving the login")
     def write(self, record: dict[str, Any]) -> None:
         """Save ``record`` atomically; an error here is raised, never ignored."""
         if not isinstance(record.get("expires_at"), int):

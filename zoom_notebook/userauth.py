@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .errors import AuthError, ReauthRequired
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from .secret import Secret, guarded, hide
+from .secret import Secret, guarded, hide, hide_token
 from .store import StoreReadOnly, TokenStore
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
@@ -155,7 +155,7 @@ class UserLogin:
         try:
             token = guarded(lambda: with_connect_retries(lambda: session.refresh_token(
                 self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT)),
-                "renewing the Zoom login")
+                "renewing the Zoom login", keep=hide_token)
         except requests.RequestException as exc:
             raise AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}) "
                             "to refresh the login; try again.") from None
