@@ -12,6 +12,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from zoom_notebook import ValidationError, outbox
+from zoom_notebook.magics import UsageError
 from zoom_notebook.outbox import get_outbox
 
 from .conftest import sandbox_posts
@@ -471,7 +472,6 @@ def test_finding_8_read_only_home_keeps_a_valid_login_working(oauth_env, fake_br
 
 
 def test_issue12_finding_8_unbalanced_quote_and_bad_output_names_are_clear(shell, user_env):
-    from zoom_notebook.magics import UsageError
 
     ch = shell.user_ns["CH"]
     with pytest.raises(UsageError, match="close the quote"):
@@ -514,3 +514,45 @@ def test_issue12_finding_5_the_cells_exception_survives_a_failing_send(shell, us
     result = cell(shell, f"-c {shell.user_ns['CH']}", "raise KeyError('the cell failed')")
     assert isinstance(result.error_in_exec, KeyError)  # the cell's own error, not ours
     assert "the cell's output was not sent" in capsys.readouterr().err
+
+
+def _every_help(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield sub.description
+                yield from _every_help(sub)
+        elif action.help:
+            yield action.help % {}
+
+
+def test_issue13_the_help_is_the_parsers_help_everywhere(shell, capsys):
+    from zoom_notebook.magics import cell_parser, line_parser
+
+    helps = [*_every_help(cell_parser()), *_every_help(line_parser())]
+    assert len(helps) >= 25
+    words = lambda text: " ".join(text.split())  # noqa: E731 - wrapped either way
+    shown = words(shell.object_inspect_text("%zoomchat"))  # what `%zoomchat?` shows
+    assert [h for h in helps if words(h) not in shown] == []
+    shell.run_line_magic("zoomchat", "--help")
+    printed = words(capsys.readouterr().out)
+    assert [h for h in helps if words(h) not in printed] == []
+    result = cell(shell, "--help", "ran = True")  # help, and the cell does not run
+    assert result.success and "ran" not in shell.user_ns
+    with pytest.raises(UsageError, match="--help"):
+        shell.run_line_magic("zoomchat", "sendd hi")
+
+
+def test_issue13_unload_ext_removes_both_magics(shell):
+    shell.run_line_magic("zoomchat", f"autonotify -c {shell.user_ns['CH']}")
+    shell.run_line_magic("unload_ext", "zoom_notebook")
+    try:
+        assert "zoomchat" not in shell.magics_manager.magics["line"]
+        assert "zoomchat" not in shell.magics_manager.magics["cell"]
+        assert all("autonotify" not in repr(cb) for cb in
+                   shell.events.callbacks["post_run_cell"])
+    finally:
+        shell.run_line_magic("load_ext", "zoom_notebook")
+    assert "zoomchat" in shell.magics_manager.magics["cell"]

@@ -18,17 +18,8 @@ from traitlets import Bool, Float, Unicode
 from .errors import ValidationError, ZoomNotebookError
 from .message import sendable
 
-CELL_USAGE = ("%%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] "
-              "[--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]")
-LINE_USAGE = """\
-%zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
-%zoomchat compose [-c CHANNEL_ID | -t CONTACT]
-%zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread] [--off]
-%zoomchat outbox [--list] [--unknown] [--clear]
-%zoomchat login [--browser | --paste | --device]
-%zoomchat logout
-%zoomchat status"""
 MAX_FILES = 6
+HELP_WIDTH = 88  # the help is the docstring and docs/magics.md: the same on every terminal
 
 
 class UsageError(ZoomNotebookError):
@@ -36,69 +27,119 @@ class UsageError(ZoomNotebookError):
 
 
 class _Parser(argparse.ArgumentParser):
-    usage_text = LINE_USAGE
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("add_help", False)
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:  # argparse would exit the kernel
-        raise UsageError(f"{message}\nusage:\n{self.usage_text}")
+        raise UsageError(f"{message}\n{self.format_usage().strip()}\n"
+                         "(`%zoomchat --help` for every option)")
 
 
-class _CellParser(_Parser):
-    usage_text = CELL_USAGE
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=HELP_WIDTH, max_help_position=30)
 
 
 def _target_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-c", "--channel", dest="channel", help="channel id")
-    group.add_argument("-t", "--contact", dest="contact", help="contact email or user id")
+    group.add_argument("-c", "--channel", dest="channel", metavar="CHANNEL",
+                       help="where to send: a channel id or '#name' (default: %%config "
+                            "ZoomChat.default_channel)")
+    group.add_argument("-t", "--contact", dest="contact", metavar="CONTACT",
+                       help="or to a person: an email or user id")
 
 
 def _message_args(parser: argparse.ArgumentParser) -> None:
     _target_args(parser)
-    parser.add_argument("-r", "--reply-to", dest="reply_to",
-                        help="reply in this thread (a main message id, or 'last')")
+    parser.add_argument("-r", "--reply-to", dest="reply_to", metavar="ID|last",
+                        help="reply in this thread: a main message id, or 'last' (the "
+                             "last message this kernel sent there)")
     parser.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
-                        help="email, 'all', or 'Display Name=email' (repeat -m for more)")
+                        metavar="MENTION",
+                        help="an email, 'all', or 'Display Name=email' (repeat -m for more)")
 
 
 def cell_parser() -> argparse.ArgumentParser:
-    parser = _CellParser(prog="%%zoomchat", add_help=False)
+    parser = _Parser(prog="%%zoomchat", description=(
+        "Run the cell, then send what it produced (its printed output, its result, its "
+        "figures as files; an error's short traceback) with a receipt shown below it."))
     _message_args(parser)
-    parser.add_argument("--message", help="text to send before the cell's output")
+    parser.add_argument("--message", metavar="TEXT",
+                        help="text to send before the cell's output (default: which cell, "
+                             "how long it took)")
     parser.add_argument("--compose", action="store_true",
-                        help="do not run the cell: send its text, {expressions} filled in")
+                        help="do not run the cell: send its text, {expressions} filled in "
+                             "(they are evaluated even with --dry-run, as IPython's {var} is)")
     parser.add_argument("--no-output", dest="no_output", action="store_true",
                         help="send only the message, not the cell's output")
     parser.add_argument("--dry-run", dest="dry_run", action="store_true",
                         help="show the exact requests and send nothing")
-    parser.add_argument("-o", dest="output_var", help="store the SentMessage in this variable")
+    parser.add_argument("-o", dest="output_var", metavar="VAR",
+                        help="store the SentMessage in this variable")
+    parser.add_argument("-h", "--help", dest="help", action="store_true",
+                        help="show this help and do not run the cell")
     return parser
+
+
+#: subcommand -> what it does (its parser's description)
+COMMANDS = {
+    "send": "Send TEXT now and show the receipt.",
+    "compose": "The compose form: pick a recipient, write, mention, reply, attach, send.",
+    "autonotify": ("After every cell slower than SECONDS (default 60) or failing, post "
+                   "which cell, how long, and the tail of its output or its error."),
+    "outbox": ("List the messages that could not be delivered, and send them again (those "
+               "whose outcome is unknown are read back in Zoom first)."),
+    "login": "Log in to Zoom (default: the browser, or paste on a remote kernel).",
+    "logout": "Revoke the login at Zoom and delete it from this computer.",
+    "status": "Who is logged in, how, until when, and where the login is kept.",
+}
 
 
 def line_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%zoomchat", add_help=False)
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    send = sub.add_parser("send", add_help=False)
+    parser = _Parser(prog="%zoomchat")
+    parser.add_argument("-h", "--help", dest="help", action="store_true",
+                        help="show the help of every command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        sub.add_parser(name, help=text, description=text)
+    send, compose, auto, outbox, login = (sub.choices[n] for n in (
+        "send", "compose", "autonotify", "outbox", "login"))
     _message_args(send)
-    send.add_argument("text", nargs="+")
-    auto = sub.add_parser("autonotify", add_help=False)
-    _target_args(auto)
-    auto.add_argument("--after", type=float, default=None)
-    auto.add_argument("--thread", action="store_true")
-    auto.add_argument("--off", action="store_true")
-    compose = sub.add_parser("compose", add_help=False)
+    send.add_argument("text", nargs="+", metavar="TEXT", help="the message")
     _target_args(compose)
-    outbox = sub.add_parser("outbox", add_help=False)
+    _target_args(auto)
+    auto.add_argument("--after", type=float, default=None, metavar="SECONDS",
+                      help="post cells that run longer than this (default: %%config "
+                           "ZoomChat.autonotify_after, 60)")
+    auto.add_argument("--thread", action="store_true",
+                      help="post every alert of this kernel in one thread")
+    auto.add_argument("--off", action="store_true", help="stop autonotify")
     outbox.add_argument("--list", action="store_true", help="only list, do not retry")
     outbox.add_argument("--unknown", action="store_true",
-                        help="also resend messages whose outcome was unknown")
+                        help="also resend messages whose outcome was unknown, once Zoom "
+                             "is read back and does not have them")
     outbox.add_argument("--clear", action="store_true", help="discard the saved messages")
-    login = sub.add_parser("login", add_help=False)
     how = login.add_mutually_exclusive_group()
-    for method in ("browser", "paste", "device"):
-        how.add_argument(f"--{method}", dest="method", action="store_const", const=method)
-    sub.add_parser("logout", add_help=False)
-    sub.add_parser("status", add_help=False)
+    for method, text in (("browser", "PKCE with a redirect to 127.0.0.1 (a local kernel)"),
+                         ("paste", "paste the address the browser ends on (a remote "
+                                   "kernel)"),
+                         ("device", "enter a code on another device (RFC 8628)")):
+        how.add_argument(f"--{method}", dest="method", action="store_const", const=method,
+                         help=text)
     return parser
+
+
+def help_text() -> str:
+    """The whole help: the cell magic's, then each line command's, from the parsers."""
+    line = line_parser()
+    parts = ["Zoom Team Chat from the notebook.", "", "Cell magic", "----------", "",
+             cell_parser().format_help().strip(), "", "Line magic", "----------", "",
+             line.format_help().strip(), ""]
+    subs = next(a for a in line._actions if isinstance(a, argparse._SubParsersAction))
+    for parser in subs.choices.values():
+        parts += [parser.format_help().strip(), ""]
+    return "\n".join(parts).rstrip() + "\n"
 
 
 def parse_mentions(values: list[str]) -> Any:
@@ -193,38 +234,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
     # ------------------------------------------------------------------ the magic
     @line_cell_magic
     def zoomchat(self, line: str, cell: str | None = None) -> Any:
-        """Zoom Team Chat from the notebook.
-
-        Cell magic (run the cell, then send what it produced)::
-
-          %%zoomchat [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...]
-                     [--message TEXT] [--compose] [--no-output] [--dry-run] [-o VAR]
-
-          -c/-t      where to send (default: %config ZoomChat.default_channel)
-          -r         reply in a thread: a main message id, or 'last'
-          -m         mention: an email, 'all', or 'Display Name=email' (repeatable)
-          --message  text to send before the output (default: which cell, how long)
-          --compose  do not run the cell; send its text with {expressions} filled in
-                     (they are evaluated, even with --dry-run, as IPython's {var} is)
-          --no-output  send only the message
-          --dry-run  show the exact requests, send nothing
-          -o VAR     store the SentMessage in VAR
-
-        Line magic::
-
-          %zoomchat send [-c CHANNEL_ID | -t CONTACT] [-r ID|last] [-m MENTION ...] TEXT...
-          %zoomchat compose [-c CHANNEL_ID | -t CONTACT]
-              the compose form: pick a recipient, write, mention, reply, attach, send
-          %zoomchat autonotify [--after SECONDS] [-c CHANNEL_ID | -t CONTACT] [--thread]
-                               [--off]
-              after every cell slower than SECONDS (default 60) or failing, post which
-              cell, how long, and the tail of its output or its error
-          %zoomchat outbox [--list] [--unknown] [--clear]
-              list the messages that could not be delivered, and send them again
-          %zoomchat login [--browser | --paste | --device]
-          %zoomchat logout
-          %zoomchat status
-        """
+        # the docstring is the parsers' help: set below the class (help_text())
         if cell is not None:
             return self._cell(line, cell)
         return self._line(line)
@@ -233,6 +243,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
         from . import auth
 
         args = line_parser().parse_args(_split(line))
+        if args.help or args.command is None:
+            print(help_text())
+            return None
         if args.command == "send":
             settings = self.settings()
             target = self._target(args, settings)
@@ -262,12 +275,15 @@ class ZoomChat(Magics):  # type: ignore[misc]
             return None
         if args.command == "status":
             return auth.status()
-        raise UsageError(f"usage:\n{LINE_USAGE}")
+        raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
     def _cell(self, line: str, cell: str) -> None:
         from . import api
 
         args = cell_parser().parse_args(_split(line))
+        if args.help:
+            print(help_text())
+            return None
         _check_output_var(args.output_var)
         settings = self.settings(dry_run=True if args.dry_run else None)
         target = self._target(args, settings)
@@ -456,6 +472,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
         return None
 
 
+ZoomChat.zoomchat.__doc__ = help_text()
+
+
 def _split(line: str) -> list[str]:
     """The magic's words, as a shell splits them; a clear error for unbalanced quotes."""
     try:
@@ -484,6 +503,11 @@ def register(ipython: Any) -> None:
 
 
 def unregister(ipython: Any) -> None:
-    magics = ipython.magics_manager.registry.get("ZoomChat")
+    """``%unload_ext zoom_notebook``: stop autonotify and remove both magics."""
+    manager = ipython.magics_manager
+    magics = manager.registry.pop("ZoomChat", None)
     if magics is not None and magics.autonotifier is not None:
         magics.autonotifier.unregister()
+        magics.autonotifier = None
+    for kind in ("line", "cell"):
+        manager.magics[kind].pop("zoomchat", None)
