@@ -86,3 +86,51 @@ def test_demo_starts_jupyterlab_and_prints_both_addresses():
     finally:
         proc.send_signal(2)  # Ctrl-C
         assert proc.wait(timeout=30) == 0
+
+
+def test_issue13_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("login", "logout", "status", "send", "outbox", "keep-secret", "sandbox",
+                    "demo"):
+        assert command in out, command
+
+
+def test_issue13_login_status_logout_from_the_shell(fake_browser, capsys):
+    assert main(["status"]) == 1  # not logged in: says so, exit status 1
+    assert "Not logged in" in capsys.readouterr().out
+    assert main(["login", "--browser"]) == 0
+    out = capsys.readouterr().out
+    assert "Logged in to Zoom" in out and "Ada Lovelace" in out
+    assert main(["status"]) == 0 and "Ada Lovelace" in capsys.readouterr().out
+    assert main(["logout"]) == 0 and "revoked" in capsys.readouterr().out
+    assert main(["status"]) == 1
+    secrets = fake_browser.sandbox.secrets()
+    assert not [s for s in secrets if s in capsys.readouterr().out]
+
+
+def test_issue13_login_errors_are_one_line(oauth_env, monkeypatch, capsys):
+    monkeypatch.setenv("ZOOM_OAUTH_URL", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(""))
+    assert main(["login", "--device"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: AuthError") and "Traceback" not in err
+
+
+def test_issue13_outbox_from_the_shell(user_env, capsys):
+    from zoom_notebook import outbox
+    from zoom_notebook.errors import ConnectFailed
+    from zoom_notebook.message import build_message
+
+    box = outbox.get_outbox()
+    payload = build_message("kept for later", to_channel=user_env.channel_id("general"))
+    box.keep(outbox.Item(payload=payload), ConnectFailed("Zoom was unreachable"))
+    assert main(["outbox", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "1 undelivered" in out and "kept for later" in out
+    assert user_env.messages() == []
+    assert main(["outbox"]) == 0
+    assert "1 of 1 saved message(s) delivered now" in capsys.readouterr().out
+    assert [m["message"] for m in user_env.messages()] == ["kept for later"]
+    assert main(["outbox"]) == 0 and "empty" in capsys.readouterr().out

@@ -1,4 +1,6 @@
-"""The ``zoom-notebook`` command: ``send`` and ``sandbox`` (and the demo)."""
+"""The ``zoom-notebook`` command: login, logout, status, send, outbox, keep-secret,
+sandbox and demo, each a thin layer over the same functions the notebook uses. Every
+failure is one line on stderr (exit 1), never a traceback."""
 
 from __future__ import annotations
 
@@ -17,15 +19,36 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Talk to Zoom Team Chat from the shell.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    login = sub.add_parser("login", help="log in to Zoom (a browser on this machine, a "
+                                         "pasted address, or a device code)")
+    how = login.add_mutually_exclusive_group()
+    for method, text in (("browser", "PKCE with a redirect to 127.0.0.1 (default)"),
+                         ("paste", "paste the address the browser ends on (over SSH)"),
+                         ("device", "enter a code on another device (RFC 8628)")):
+        how.add_argument(f"--{method}", dest="method", action="store_const", const=method,
+                         help=text)
+    login.add_argument("--no-browser", dest="open_browser", action="store_false",
+                       help="print the link instead of opening a browser")
+    sub.add_parser("logout", help="revoke the login at Zoom and delete it here")
+    sub.add_parser("status", help="who is logged in, how, until when, stored where")
+
     send = sub.add_parser("send", help="send a message")
     target = send.add_mutually_exclusive_group(required=True)
-    target.add_argument("-c", "--channel", help="channel id")
+    target.add_argument("-c", "--channel", help="channel id, or '#name'")
     target.add_argument("-t", "--contact", help="contact email or user id")
     send.add_argument("-r", "--reply-to", help="main message id of the thread to reply in")
     send.add_argument("-m", "--mention", action="append", default=[],
                       help="email to mention, or 'all' (repeatable)")
     send.add_argument("-f", "--file", action="append", default=[], help="file to attach")
     send.add_argument("text", nargs="+", help="the message")
+
+    outbox = sub.add_parser("outbox", help="list the messages that could not be "
+                                           "delivered, and send them again")
+    outbox.add_argument("--list", action="store_true", help="only list, do not retry")
+    outbox.add_argument("--unknown", action="store_true",
+                        help="also resend messages whose outcome was unknown, once Zoom "
+                             "is read back and does not have them")
+    outbox.add_argument("--clear", action="store_true", help="discard the saved messages")
 
     sandbox = sub.add_parser("sandbox", help="run the local Zoom-compatible sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -50,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "login":
+            from .auth import login
+
+            print(repr(login(args.method or "auto", open_browser=args.open_browser)))
+            return 0
+        if args.command == "logout":
+            from .auth import logout
+
+            print(logout())
+            return 0
+        if args.command == "status":
+            from .auth import status
+
+            result = status()
+            print(repr(result))
+            return 0 if result.logged_in else 1
+        if args.command == "outbox":
+            return _outbox(args)
         if args.command == "send":
             return _send(args)
         if args.command == "sandbox":
@@ -66,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZoomNotebookError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a full disk, a folder we may not write: one line, no trace
+        print(f"error: {exc.strerror or type(exc).__name__}"
+              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+        return 1
     return 2  # pragma: no cover
 
 
@@ -76,6 +124,23 @@ def _send(args: argparse.Namespace) -> int:
                 reply_to=args.reply_to, mentions=args.mention or None, files=args.file)
     print(repr(sent))
     return 0
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from .outbox import get_outbox, outbox_report
+
+    box = get_outbox()
+    try:
+        lines, failed = outbox_report(box, clear=args.clear, list_only=args.list,
+                                      include_unknown=args.unknown)
+        for text in lines:
+            print(text)
+        for item in failed:
+            print(f"  not delivered: to {item.target}: {item.text[:80]!r} — "
+                  f"{item.error or '?'}. {item.hint or 'It is still kept in the outbox.'}")
+        return 1 if failed else 0
+    finally:
+        box.flush(10.0)
 
 
 def write_env_file(path: Path, env: dict[str, str]) -> None:

@@ -427,48 +427,17 @@ class ZoomChat(Magics):  # type: ignore[misc]
     def _outbox(self, args: argparse.Namespace) -> Any:
         from IPython.display import display
 
-        from .outbox import get_outbox
+        from .outbox import get_outbox, outbox_report
         from .receipts import Failed
 
-        box = get_outbox()
-        if args.clear:
-            print(f"zoom-notebook: discarded {box.discard_saved()} saved message(s).")
-            return None
-        tried = [] if args.list else box.retry_saved(include_unknown=args.unknown)
-        sent = [i for i in tried if i.status == "sent"]
-        if tried:
-            print(f"zoom-notebook: {len(sent)} of {len(tried)} saved message(s) delivered "
-                  "now.")
-        saved = box.saved()
-        if box.damaged:
-            print(f"zoom-notebook: {len(box.damaged)} damaged line(s) of {box.path} were "
-                  f"skipped (line {', '.join(map(str, box.damaged[:5]))}); the other "
-                  "messages are unaffected.")
-        busy = box.pending()
-        if busy:
-            print(f"zoom-notebook: {busy} message(s) are still being delivered in the "
-                  "background (one a stopped process may have sent is read back in Zoom "
-                  "first, once its request has had time to settle).")
-        if not saved:
-            if busy:
-                return None
-            print("zoom-notebook: the outbox is empty: every saved message was delivered."
-                  if not box.damaged else "zoom-notebook: no other message is waiting.")
-            return None
-        print(f"zoom-notebook: {len(saved)} undelivered message(s):")
-        for record in saved:
-            payload = record["payload"]
-            where = payload.get("to_channel") or payload.get("to_contact")
-            flag = " (outcome unknown)" if record.get("status") == "unknown" else ""
-            print(f"  - to {where}{flag}: {payload['message'][:80]!r} — {record.get('error')}")
-        for item in tried:
-            if item.status != "sent":
-                display(Failed(item.target, item.text, item.error or "?",  # type: ignore[no-untyped-call]
-                               item.hint or "It is still kept in the outbox.",
-                               unknown=item.status == "unknown"))
-        if any(r.get("status") == "unknown" for r in saved):
-            print("`%zoomchat outbox --unknown` checks those in Zoom again and resends the "
-                  "ones it cannot find (or cannot read back).")
+        lines, failed = outbox_report(get_outbox(), clear=args.clear, list_only=args.list,
+                                      include_unknown=args.unknown)
+        for text in lines:
+            print(text)
+        for item in failed:
+            display(Failed(item.target, item.text, item.error or "?",  # type: ignore[no-untyped-call]
+                           item.hint or "It is still kept in the outbox.",
+                           unknown=item.status == "unknown"))
         return None
 
 

@@ -823,6 +823,48 @@ _outbox: Outbox | None = None
 _outbox_lock = threading.Lock()
 
 
+def outbox_report(box: Outbox, *, clear: bool = False, list_only: bool = False,
+                  include_unknown: bool = False) -> tuple[list[str], list[Item]]:
+    """``%zoomchat outbox`` and ``zoom-notebook outbox``: retry what is saved (unless
+    ``list_only``), or discard it (``clear``); the lines to print and the items that
+    were tried and still failed (shown as failure receipts in a notebook)."""
+    lines: list[str] = []
+    if clear:
+        return [f"zoom-notebook: discarded {box.discard_saved()} saved message(s)."], []
+    tried = [] if list_only else box.retry_saved(include_unknown=include_unknown)
+    sent = [i for i in tried if i.status == "sent"]
+    if tried:
+        lines.append(f"zoom-notebook: {len(sent)} of {len(tried)} saved message(s) "
+                     "delivered now.")
+    saved = box.saved()
+    if box.damaged:
+        lines.append(f"zoom-notebook: {len(box.damaged)} damaged line(s) of {box.path} were "
+                     f"skipped (line {', '.join(map(str, box.damaged[:5]))}); the other "
+                     "messages are unaffected.")
+    busy = box.pending()
+    if busy:
+        lines.append(f"zoom-notebook: {busy} message(s) are still being delivered in the "
+                     "background (one a stopped process may have sent is read back in Zoom "
+                     "first, once its request has had time to settle).")
+    if not saved:
+        if not busy:
+            lines.append("zoom-notebook: the outbox is empty: every saved message was "
+                         "delivered." if not box.damaged else
+                         "zoom-notebook: no other message is waiting.")
+        return lines, []
+    lines.append(f"zoom-notebook: {len(saved)} undelivered message(s):")
+    for record in saved:
+        payload = record["payload"]
+        where = payload.get("to_channel") or payload.get("to_contact")
+        flag = " (outcome unknown)" if record.get("status") == "unknown" else ""
+        lines.append(f"  - to {where}{flag}: {payload['message'][:80]!r} — "
+                     f"{record.get('error')}")
+    if any(r.get("status") == "unknown" for r in saved):
+        lines.append("`%zoomchat outbox --unknown` checks those in Zoom again and resends "
+                     "the ones it cannot find (or cannot read back).")
+    return lines, [i for i in tried if i.status != "sent"]
+
+
 def get_outbox() -> Outbox:
     """The process-wide outbox for the current settings (flushed at exit). On first use
     it takes over, in the background, what dead processes left."""
