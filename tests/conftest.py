@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 import requests.adapters
 
-from zoom_notebook import api, outbox
+from zoom_notebook import api, config, outbox
 from zoom_notebook.sandbox import Sandbox
 
 from . import contract
@@ -80,6 +80,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     api.forget_clients()
     api._forget_threads()
     outbox.reset_outbox()
+    config._session.clear()  # %config of an earlier test's shell
 
 
 @pytest.fixture

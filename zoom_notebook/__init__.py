@@ -39,7 +39,9 @@ __all__ = [
     "ZoomChatClient",
     "ZoomNotebookError",
     "build_message",
+    "channels",
     "compose",
+    "contacts",
     "keep_client_secret",
     "load_ipython_extension",
     "login",
@@ -55,6 +57,8 @@ __all__ = [
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY = {
+    "channels": ".people",
+    "contacts": ".people",
     "compose": ".form",
     "ComposeForm": ".form",
     "notify": ".alerts",
@@ -71,6 +75,9 @@ _LAZY = {
     "split_message": ".message",
 }
 
+#: submodules reachable as attributes before anything imported them
+_SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "client"})
+
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
     from .alerts import notify, progress
@@ -80,11 +87,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Settings
     from .form import ComposeForm, compose
     from .message import build_message, split_message
+    from .people import channels, contacts
 
 
 def __getattr__(name: str) -> Any:
-    if name == "sandbox":
-        return importlib.import_module(".sandbox", __name__)
+    if name in _SUBMODULES:  # zn.api.client() works in a fresh kernel too
+        return importlib.import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'zoom_notebook' has no attribute {name!r}")

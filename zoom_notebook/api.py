@@ -12,6 +12,7 @@ from typing import Any, Iterable, Union
 from .config import Settings
 from .errors import ValidationError
 from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
+from .people import is_channel_name, resolve_channel
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
@@ -47,10 +48,15 @@ class SentMessage:
     user: str = "me"
     dry_run: bool = False
     request: dict[str, Any] | None = None
+    #: the channel's name, when this kernel knows it (no call to Zoom is made for it)
+    channel_name: str | None = None
 
     @property
     def target(self) -> str:
-        return f"channel {self.to_channel}" if self.to_channel else f"contact {self.to_contact}"
+        if self.to_channel:
+            return (f"channel #{self.channel_name} ({self.to_channel})" if self.channel_name
+                    else f"channel {self.to_channel}")
+        return f"contact {self.to_contact}"
 
     @property
     def thread_id(self) -> str | None:
@@ -122,8 +128,11 @@ def client(settings: Settings | None = None) -> Any:
 
 def forget_clients() -> None:
     """Drop the shared clients (after login or logout, and in tests)."""
+    from .people import forget
+
     with _lock:
         _clients.clear()
+    forget()
 
 
 def _read_checked(path: Path) -> bytes:
@@ -197,9 +206,20 @@ class Draft:
                          for item in self.payload.get("at_items", [])]
         channel = self.target if self.kind == "to_channel" else None
         contact = self.target if self.kind == "to_contact" else None
+        from .people import channel_name
+
         return SentMessage(id=None, message=self.payload["message"], to_channel=channel,
                            to_contact=contact, reply_to=self.reply_to,
-                           mentions=mention_names, user=self.sender)
+                           mentions=mention_names, user=self.sender,
+                           channel_name=channel and channel_name(channel, self.settings))
+
+    @property
+    def where(self) -> str:
+        """The target as a person reads it: ``#name`` when known, else the id or email."""
+        from .people import channel_name
+
+        name = self.kind == "to_channel" and channel_name(self.target, self.settings)
+        return f"#{name}" if name else self.target
 
 
 def fit_text(text: str, budget: int = MAX_MESSAGE_LENGTH) -> str:
@@ -243,7 +263,8 @@ def prepare(
     settings: Settings | None = None,
     fit: bool = False,
 ) -> Draft:
-    """Check everything and build the request, with no token or network work.
+    """Check everything and build the request, with no token or network work (except a
+    channel given by name, ``"#data-science"``: the channel list is read once and cached).
 
     This is the one place a message is built, for every entry point: ``zn.send``, the
     magics, the form, the CLI, alerts, ``notify`` and ``progress``. ``fit``: cut a text
@@ -254,6 +275,8 @@ def prepare(
         check_id("user", user)
     if fit and isinstance(message, str):  # an alert's text is made, not typed: never refused
         message = sendable(message)
+    if is_channel_name(to_channel):  # the one network call prepare may make (cached)
+        to_channel = resolve_channel(str(to_channel), settings)
     payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
                      reply_to=None if reply_to == "last" else reply_to, mentions=mentions)
     blobs = _read_files(files)

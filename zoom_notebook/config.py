@@ -46,6 +46,22 @@ FILE_KEYS = frozenset(
 )
 
 
+#: ``%config ZoomChat.<trait>`` values, set by the magics when they load and whenever a
+#: trait changes, so that every entry point (``zn.send``, ``zn.notify``, ``zn.progress``,
+#: the form) sees them, not only the magics. Settings between the environment and a
+#: call's own arguments.
+_session: dict[str, Any] = {}
+
+
+def set_session(**values: Any) -> None:
+    """Record (None: forget) session-wide settings (the magics' ``%config``)."""
+    for key, value in values.items():
+        if value is None:
+            _session.pop(key, None)
+        else:
+            _session[key] = value
+
+
 def default_home() -> Path:
     """The platform's user config folder for zoom-notebook."""
     import platformdirs
@@ -96,7 +112,7 @@ class Settings:
         home = Path(env_values["home"]).expanduser() if "home" in env_values else None
         values.update(_read_config_file((home or default_home()) / "config.json"))
         values.update(env_values)
-        for key, value in (overrides or {}).items():
+        for key, value in [*_session.items(), *(overrides or {}).items()]:
             if value is None:
                 continue
             if key in SECRET_FIELDS:

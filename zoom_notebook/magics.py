@@ -210,6 +210,16 @@ class ZoomChat(Magics):  # type: ignore[misc]
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.autonotifier: Any = None
+        self._share_settings()
+        self.observe(lambda _change: self._share_settings(),
+                     names=["default_channel", "default_contact", "dry_run"])
+
+    def _share_settings(self) -> None:
+        """``%config`` reaches ``zn.notify``/``zn.progress``/``zn.send`` too."""
+        from .config import set_session
+
+        set_session(default_channel=self.default_channel,
+                    default_contact=self.default_contact, dry_run=self.dry_run)
 
     @property
     def ip(self) -> Any:
@@ -361,7 +371,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
 
         draft = api.prepare(text, reply_to=reply_to, mentions=mentions, files=files,
                             settings=settings, **target)
-        where = draft.target
+        where = draft.where
         if settings.dry_run:
             sent = api.deliver(draft)
             if files:
@@ -475,6 +485,9 @@ def unregister(ipython: Any) -> None:
     """``%unload_ext zoom_notebook``: stop autonotify and remove both magics."""
     manager = ipython.magics_manager
     magics = manager.registry.pop("ZoomChat", None)
+    from .config import set_session
+
+    set_session(default_channel=None, default_contact=None, dry_run=None)
     if magics is not None and magics.autonotifier is not None:
         magics.autonotifier.unregister()
         magics.autonotifier = None
