@@ -84,3 +84,18 @@ def test_cell_magic_takes_a_channel_by_name_and_checks_it_before_the_cell(shell,
     assert result.success
     (msg,) = user_env.messages()
     assert msg["target"] == user_env.channel_id("data-science") and "by name" in msg["message"]
+
+
+def test_the_cell_magic_names_its_own_cell_number(shell, user_env):
+    from IPython.core.display import Image  # noqa: F401 - a figure for the file name
+
+    png = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+           "RU5ErkJggg==")
+    result = shell.run_cell(
+        '%%zoomchat -c "#general"\nimport base64\nfrom IPython.display import Image, display\n'
+        f'display(Image(data=base64.b64decode("{png}")))\nprint("numbered")',
+        store_history=True)
+    assert result.success
+    (msg, *files) = [m for m in user_env.messages()]
+    assert msg["message"].startswith(f"In [{result.execution_count}] finished")
+    assert files and files[0]["files"][0]["file_name"] == f"cell-{result.execution_count}-figure-1.png"

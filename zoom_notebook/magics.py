@@ -311,7 +311,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
 
         from .capture import CellCapture
 
-        count = self.ip.execution_count
+        count = _cell_number(self.ip)
         capture = CellCapture(self.ip)
         start = time.perf_counter()
         capture.run(cell)
@@ -452,6 +452,14 @@ class ZoomChat(Magics):  # type: ignore[misc]
 
 
 ZoomChat.zoomchat.__doc__ = help_text()
+
+
+def _cell_number(ip: Any) -> int:
+    """The In [N] of the cell running now: IPython has already counted it, so its own
+    ``execution_count`` is one ahead; the result being filled holds the cell's number."""
+    result = getattr(ip.displayhook, "exec_result", None)
+    number = getattr(result, "execution_count", None)
+    return int(number) if number else int(ip.execution_count)
 
 
 def _split(line: str) -> list[str]:
