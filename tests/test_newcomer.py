@@ -98,4 +98,5 @@ def test_the_cell_magic_names_its_own_cell_number(shell, user_env):
     assert result.success
     (msg, *files) = [m for m in user_env.messages()]
     assert msg["message"].startswith(f"In [{result.execution_count}] finished")
-    assert files and files[0]["files"][0]["file_name"] == f"cell-{result.execution_count}-figure-1.png"
+    name = f"cell-{result.execution_count}-figure-1.png"
+    assert files and files[0]["files"][0]["file_name"] == name
