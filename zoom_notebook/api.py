@@ -12,7 +12,7 @@ from typing import Any, Iterable, Union
 from .config import Settings
 from .errors import ValidationError
 from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
-from .people import is_channel_name, resolve_channel
+from .people import channel_name, is_channel_name, resolve_channel
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
@@ -128,11 +128,11 @@ def client(settings: Settings | None = None) -> Any:
 
 def forget_clients() -> None:
     """Drop the shared clients (after login or logout, and in tests)."""
-    from .people import forget
+    from . import people
 
     with _lock:
         _clients.clear()
-    forget()
+    people.forget()
 
 
 def _read_checked(path: Path) -> bytes:
@@ -206,8 +206,6 @@ class Draft:
                          for item in self.payload.get("at_items", [])]
         channel = self.target if self.kind == "to_channel" else None
         contact = self.target if self.kind == "to_contact" else None
-        from .people import channel_name
-
         return SentMessage(id=None, message=self.payload["message"], to_channel=channel,
                            to_contact=contact, reply_to=self.reply_to,
                            mentions=mention_names, user=self.sender,
@@ -216,8 +214,6 @@ class Draft:
     @property
     def where(self) -> str:
         """The target as a person reads it: ``#name`` when known, else the id or email."""
-        from .people import channel_name
-
         name = self.kind == "to_channel" and channel_name(self.target, self.settings)
         return f"#{name}" if name else self.target
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from .arguments import login_args, outbox_args
 from .errors import ZoomNotebookError
 
 
@@ -21,12 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
     login = sub.add_parser("login", help="log in to Zoom (a browser on this machine, a "
                                          "pasted address, or a device code)")
-    how = login.add_mutually_exclusive_group()
-    for method, text in (("browser", "PKCE with a redirect to 127.0.0.1 (default)"),
-                         ("paste", "paste the address the browser ends on (over SSH)"),
-                         ("device", "enter a code on another device (RFC 8628)")):
-        how.add_argument(f"--{method}", dest="method", action="store_const", const=method,
-                         help=text)
+    login_args(login)
     login.add_argument("--no-browser", dest="open_browser", action="store_false",
                        help="print the link instead of opening a browser")
     sub.add_parser("logout", help="revoke the login at Zoom and delete it here")
@@ -44,11 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     outbox = sub.add_parser("outbox", help="list the messages that could not be "
                                            "delivered, and send them again")
-    outbox.add_argument("--list", action="store_true", help="only list, do not retry")
-    outbox.add_argument("--unknown", action="store_true",
-                        help="also resend messages whose outcome was unknown, once Zoom "
-                             "is read back and does not have them")
-    outbox.add_argument("--clear", action="store_true", help="discard the saved messages")
+    outbox_args(outbox)
 
     sandbox = sub.add_parser("sandbox", help="run the local Zoom-compatible sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")

@@ -15,6 +15,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
+from .arguments import login_args, outbox_args
 from .errors import ValidationError, ZoomNotebookError
 from .message import sendable
 
@@ -115,18 +116,8 @@ def line_parser() -> argparse.ArgumentParser:
     auto.add_argument("--thread", action="store_true",
                       help="post every alert of this kernel in one thread")
     auto.add_argument("--off", action="store_true", help="stop autonotify")
-    outbox.add_argument("--list", action="store_true", help="only list, do not retry")
-    outbox.add_argument("--unknown", action="store_true",
-                        help="also resend messages whose outcome was unknown, once Zoom "
-                             "is read back and does not have them")
-    outbox.add_argument("--clear", action="store_true", help="discard the saved messages")
-    how = login.add_mutually_exclusive_group()
-    for method, text in (("browser", "PKCE with a redirect to 127.0.0.1 (a local kernel)"),
-                         ("paste", "paste the address the browser ends on (a remote "
-                                   "kernel)"),
-                         ("device", "enter a code on another device (RFC 8628)")):
-        how.add_argument(f"--{method}", dest="method", action="store_const", const=method,
-                         help=text)
+    outbox_args(outbox)
+    login_args(login)
     return parser
 
 
