@@ -21,16 +21,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))  # the harnesses the tests share: tests/harness
 
-import crash  # noqa: E402
 import fuzz  # noqa: E402
-import interrupt_fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
-import secrets_audit  # noqa: E402
 import send_throughput  # noqa: E402
-import soak  # noqa: E402
-import token_soak  # noqa: E402
+
+from tests.harness import crash, interrupt_fuzz, secrets_audit, soak, token_soak  # noqa: E402
 
 Row = tuple[str, str, str]
 

@@ -93,10 +93,11 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
 
     builder = EnvironBuilder(method="POST", input_stream=io.BytesIO(body),
                              content_type=content_type, content_length=len(body))
-    request = Request(builder.get_environ())
-    obj: dict[str, Any] = {k: request.form.get(k) for k in request.form}
-    for key in request.files:
-        obj[key] = [f.filename for f in request.files.getlist(key)]
+    with Request(builder.get_environ()) as request:  # closes the spooled upload files
+        obj: dict[str, Any] = {k: request.form.get(k) for k in request.form}
+        for key in request.files:
+            obj[key] = [f.filename for f in request.files.getlist(key)]
+    builder.close()
     return obj
 
 

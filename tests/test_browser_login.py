@@ -15,6 +15,8 @@ from zoom_notebook import LoginDenied
 
 from .browser import browser_page
 
+pytestmark = pytest.mark.e2e
+
 
 def _login_in_background(monkeypatch):
     opened: queue.Queue[str] = queue.Queue()

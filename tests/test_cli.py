@@ -54,6 +54,7 @@ def test_sandbox_command_serves_and_stops(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 def test_headless_demo_prints_what_the_sandbox_received():
@@ -86,6 +87,7 @@ def test_demo_starts_jupyterlab_and_prints_both_addresses():
     finally:
         proc.send_signal(2)  # Ctrl-C
         assert proc.wait(timeout=30) == 0
+        proc.stdout.close()
 
 
 def test_issue13_help_lists_every_command(capsys):

@@ -23,6 +23,8 @@ from zoom_notebook.sandbox import Sandbox
 from . import contract
 from .jupyter_server import ROOT
 
+pytestmark = pytest.mark.slow
+
 SUITE = ROOT / "tests" / "conformance"
 RIVET = ROOT / ".venv" / "rivet"
 PNG = base64.b64decode(

@@ -5,13 +5,11 @@ benchmark command runs the same with 200 kills (docs/performance.md)."""
 
 from __future__ import annotations
 
-import sys
+import pytest
 
-from .jupyter_server import ROOT
+from .harness import crash
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import crash
+pytestmark = pytest.mark.slow
 
 
 def test_sigkill_processes_and_kernels_lose_nothing_and_send_nothing_twice():

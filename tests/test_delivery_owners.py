@@ -11,9 +11,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from zoom_notebook.outbox import _line, _proc_stat, get_outbox, owner, owner_alive
 
 from .conftest import sandbox_posts
+
+pytestmark = pytest.mark.slow
 
 TUNE = ("from zoom_notebook import client, outbox\n"
         "client.DEFAULT_TIMEOUT = (1.0, 2.0)\nclient.DEFAULT_RETRY_BUDGET = 0.5\n")

@@ -18,6 +18,8 @@ from zoom_notebook.message import build_message
 from .browser import browser_page
 from .jupyter_server import ROOT, jupyter, wait_kernel_idle
 
+pytestmark = pytest.mark.e2e
+
 PATHS = {"lab": "/lab/tree/compose.ipynb", "notebook": "/notebooks/compose.ipynb"}
 
 
@@ -77,7 +79,7 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
         page.wait_for_function(
             "() => !document.querySelector('button.zn-send').disabled")
         send.click()
-        page.locator(".zn-receipt", has_text="Sent to Zoom").wait_for(timeout=30_000)
+        page.locator(".zn-receipt", has_text="✓ Sent to").wait_for(timeout=30_000)
         shot = tmp_path / f"compose-{app}.png"
         page.locator(".zn-compose").screenshot(path=str(shot))
 

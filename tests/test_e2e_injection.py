@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 
 import nbformat
+import pytest
 
 from .browser import browser_page
 from .jupyter_server import jupyter, wait_kernel_idle
+
+pytestmark = pytest.mark.e2e
 
 HOSTILE = "<img src=x onerror=top.znPwned=1>"
 CONTROL = "<img src=x onerror=top.znControl=1>"

@@ -6,13 +6,11 @@ every secret the sandbox issued. ``./scripts/bench`` runs the same with 200 inte
 
 from __future__ import annotations
 
-import sys
+import pytest
 
-from .jupyter_server import ROOT
+from .harness import interrupt_fuzz
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import interrupt_fuzz
+pytestmark = pytest.mark.slow
 
 
 def test_interrupts_anywhere_leave_no_secret_in_the_saved_notebook():

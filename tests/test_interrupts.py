@@ -13,7 +13,7 @@ from IPython.core.ultratb import VerboseTB
 import zoom_notebook as zn
 from zoom_notebook import api
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]
 
 
 def verbose(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 import zoom_notebook as zn
-from zoom_notebook import AuthError, LoginDenied, ValidationError, auth
+from zoom_notebook import AuthError, LoginDenied, ValidationError, auth, display
 from zoom_notebook.config import Settings
 from zoom_notebook.loopback import LoopbackListener
 from zoom_notebook.sandbox.oauth import s256
@@ -164,7 +164,7 @@ def test_5_remote_kernel_uses_paste_without_a_listener(oauth_env, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "ada")
     monkeypatch.setattr(LoopbackListener, "__init__", lambda self: pytest.fail("listener"))
     shown = []
-    monkeypatch.setattr(auth, "show", lambda html, text: shown.append(text))
+    monkeypatch.setattr(auth, "show", lambda card: shown.append(display.text(card)))
     prompts = []
 
     def getpass(prompt):
@@ -193,8 +193,8 @@ def test_5_pasted_url_must_match(oauth_env, mangle):
 
 
 def _device_login(sb, monkeypatch, *, approve=True, delay=0.4, **kwargs):
-    def show(html, text):
-        code = re.search(r"code ([A-Z]{8})", text).group(1)
+    def show(card):
+        code = re.search(r"code ([A-Z]{8})", display.text(card)).group(1)
         if delay is not None:  # None: nobody ever approves
             threading.Timer(delay, lambda: sb.approve_device(code, allow=approve)).start()
 

@@ -8,7 +8,11 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from .jupyter_server import ROOT
+
+pytestmark = pytest.mark.slow
 
 NBVAL = ["--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=120",
          "--nbval-sanitize-with", "sanitize.cfg"]

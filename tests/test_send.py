@@ -38,8 +38,11 @@ def test_reply_to_last_targets_the_main_message_never_a_reply(user_env):
     # Replying in a thread started elsewhere moves "last" to that thread's main message.
     other = zn.send("other main", to_channel=channel)
     zn.send("reply to first", to_channel=channel, reply_to=main.id)
-    assert zn.send("x", to_channel=channel, reply_to="last").reply_to == main.id
-    assert other.id != main.id
+    x = zn.send("x", to_channel=channel, reply_to="last")
+    assert x.reply_to == main.id
+    after = user_env.messages()
+    assert next(m for m in after if m["id"] == x.id)["reply_main_message_id"] == main.id
+    assert not [m for m in after if m.get("reply_main_message_id") == other.id]  # not there
 
 
 def test_reply_to_last_without_history_is_a_validation_error(user_env, http_recorder):

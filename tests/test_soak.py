@@ -4,13 +4,11 @@ duplicated by our retries, and nothing reported failed had in fact arrived."""
 
 from __future__ import annotations
 
-import sys
+import pytest
 
-from .jupyter_server import ROOT
+from .harness import soak
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import soak
+pytestmark = pytest.mark.slow
 
 
 def test_fault_soak_small():

@@ -6,18 +6,17 @@ import json
 import os
 import random
 import signal
-import sys
 import time
 from pathlib import Path
+
+import pytest
 
 import zoom_notebook as zn
 from zoom_notebook.store import TokenStore
 
-from .jupyter_server import ROOT
+from .harness import token_soak
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import token_soak
+pytestmark = pytest.mark.slow
 
 PROCESSES, THREADS = 8, 4
 ROUNDS = int(os.environ.get("ZOOM_RACE_ROUNDS", "20"))

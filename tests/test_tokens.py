@@ -74,6 +74,7 @@ def test_11_lock_has_a_bounded_wait(logged_in):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
 
 
 def test_12_stale_process_adopts_newer_token_without_calling_zoom(logged_in):

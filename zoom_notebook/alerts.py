@@ -13,12 +13,14 @@ import socket
 import time
 import traceback
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .config import Settings
 from .errors import ValidationError
 from .message import Mentions
 from .outbox import Item, get_outbox
+from .people import channel_name
 from .receipts import Failed, Receipt, Sending
 
 T = TypeVar("T")
@@ -70,7 +72,8 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
     receipt = Receipt(Sending(draft.target, payload["message"], note="queued"), show=show)
     item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
                 reply_ref=reply_ref, thread_key=list(thread_key(draft)))
-    item.on_done = functools.partial(_update_receipt, receipt)
+    name = channel_name(draft.target, settings) if draft.kind == "to_channel" else None
+    item.on_done = functools.partial(_update_receipt, receipt, name)
     get_outbox().put(item)
     if item.save_error and item.status == "queued":
         receipt.update(Sending(draft.target, payload["message"], note=(
@@ -79,16 +82,20 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
     return item
 
 
-def _update_receipt(receipt: Receipt, item: Item) -> None:
+def _update_receipt(receipt: Receipt, name: str | None, item: Item) -> None:
     from .api import SentMessage
 
+    if item.status == "superseded":  # a later edit (or the first post) carries the text
+        return
     kind, target = item.conversation
+    first = item.ref or item  # an edit shows the message it edits, with its new text
     if item.status == "sent":
         receipt.update(SentMessage(
             id=item.message_id, message=item.payload["message"],
             to_channel=target if kind == "to_channel" else None,
             to_contact=target if kind == "to_contact" else None,
-            reply_to=item.payload.get("reply_main_message_id")))
+            reply_to=first.payload.get("reply_main_message_id"),
+            channel_name=name))
     else:
         receipt.update(Failed(target, item.payload["message"], item.error or "?",
                               item.hint or "", unknown=item.status == "unknown"))
@@ -101,10 +108,23 @@ def where_and_when() -> str:
     return f"{os.path.basename(notebook)} on {host}" if notebook else f"on {host}"
 
 
+def _machinery(filename: str) -> bool:
+    """A frame of IPython's or this package's own, not the user's code."""
+    parts = Path(filename).parts
+    return any(p in ("IPython", "ipykernel", "zoom_notebook") for p in parts[-4:-1]) or (
+        "site-packages" in parts and "IPython" in parts)
+
+
 def short_traceback(exc: BaseException, frames: int = 3) -> str:
-    """The last ``frames`` frames and the error line, as text."""
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return "".join(lines[1:-1][-frames:] + lines[-1:]).rstrip()
+    """The user's last ``frames`` frames and the error line, as text: frames of IPython
+    (``interactiveshell.py … run_code``) and of zoom_notebook are left out, and the
+    error line always ends the text."""
+    stack = [f for f in traceback.extract_tb(exc.__traceback__)
+             if not _machinery(f.filename)]
+    lines = traceback.format_list(stack[-frames:]) if stack else []
+    head = ["Traceback (most recent call last):\n"] if lines else []
+    error = traceback.format_exception_only(type(exc), exc)
+    return "".join(head + lines + error).rstrip()
 
 
 def duration(seconds: float) -> str:
@@ -255,7 +275,7 @@ class Progress(Generic[T]):
             # An edit carries the text and the conversation only (Zoom's PUT body).
             payload = {"message": draft.payload["message"], draft.kind: draft.target}
             get_outbox().put(Item(payload=payload, kind="edit", ref=self.item,
-                                  user=self.item.user))
+                                  user=self.item.user, on_done=self.item.on_done))
         except Exception as exc:  # never hurt the loop
             warnings.warn(f"zoom-notebook could not queue a progress edit: {exc}",
                           stacklevel=3)

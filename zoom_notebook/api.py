@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Union
 
 from .config import Settings
+from .display import Card, Shown, preview
 from .errors import ValidationError
 from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
 from .people import channel_name, is_channel_name, resolve_channel
@@ -34,8 +34,8 @@ class Attachment:
     error: str | None = None
 
 
-@dataclasses.dataclass
-class SentMessage:
+@dataclasses.dataclass(repr=False)
+class SentMessage(Shown):
     """A delivered message (or, with ``dry_run``, the one that would have been sent)."""
 
     id: str | None
@@ -63,7 +63,7 @@ class SentMessage:
         """The main message of the thread this message belongs to."""
         return self.reply_to or self.id
 
-    def _lines(self) -> list[tuple[str, str]]:
+    def card(self) -> Card:
         rows = [("to", self.target)]
         if self.reply_to:
             rows.append(("thread", f"reply to {self.reply_to}"))
@@ -74,27 +74,15 @@ class SentMessage:
                          else f"{att.name} — NOT SENT: {att.error}"))
         rows.append(("id", self.id or ("(dry run: nothing sent)" if self.dry_run
                                        else "(delivered; Zoom gave no message id)")))
-        return rows
-
-    def __repr__(self) -> str:
-        head = "Dry run — would send" if self.dry_run else "Sent"
-        lines = [f"{head} to {self.target}"]
-        lines += [f"  {k}: {v}" for k, v in self._lines()[1:]]
-        if self.dry_run and self.request is not None:
+        if self.dry_run:
             import json
 
-            lines.append("  request: " + json.dumps(self.request, ensure_ascii=False))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        head = "Dry run — nothing sent" if self.dry_run else "✓ Sent to Zoom"
-        rows = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
-            f"<td>{html.escape(v)}</td></tr>" for k, v in self._lines())
-        preview = html.escape(self.message if len(self.message) < 300
-                              else self.message[:300] + "…")
-        return (f"<div class='zoom-notebook-receipt'><b>{head}</b><table>{rows}</table>"
-                f"<pre style='white-space:pre-wrap'>{preview}</pre></div>")
+            body = preview(self.message) if self.request is None else (
+                "the exact request:\n" + json.dumps(self.request, ensure_ascii=False,
+                                                    indent=2))
+            return Card(f"Dry run — would send to {self.target} (nothing sent)", rows,
+                        body=body, tone="info")
+        return Card(f"✓ Sent to {self.target}", rows, body=preview(self.message))
 
 
 def credential_key(settings: Settings) -> tuple[Any, ...]:
@@ -166,14 +154,14 @@ def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
 
     out = []
     if isinstance(files, (str, bytes, os.PathLike)):
-        files = [files]  # type: ignore[list-item]
+        files = [files]
     for spec in files:
         if isinstance(spec, tuple):
             if len(spec) != 2:
                 raise ValidationError("files", "a file is a path or a (name, bytes) pair")
             name, content = spec
         else:
-            path = Path(spec)  # type: ignore[arg-type]
+            path = Path(spec)
             content = _read_checked(path)
             name = path.name
         check_file(name, content)
@@ -284,8 +272,10 @@ def prepare(
         with _lock:
             last = _last_main.get(_conversation(settings, sender, kind, target))
         if last is None:
-            raise ValidationError("reply_to", f"'last' needs an earlier message to {target} "
-                                              "from this kernel; pass a message id instead")
+            raise ValidationError("reply_to", f"'last' replies in the thread this kernel last "
+                                              f"sent to in {target}, and nothing was sent "
+                                              "there yet: send one message first (it starts "
+                                              "the thread), or pass a message id")
         payload["reply_main_message_id"] = last
         resolved_reply = last
     return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)

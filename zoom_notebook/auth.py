@@ -15,17 +15,17 @@ import datetime as dt
 import functools
 import html
 import os
-import sys
 import time
 from typing import Any, Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings
+from .display import Card, Shown, in_notebook, show
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
 from .retry import TOKEN_TIMEOUT, with_connect_retries
 from .secret import guarded, hide, hide_token
 from .store import TokenStore
-from .userauth import oauth_session, token_record
+from .userauth import oauth_errors, oauth_session, token_record
 
 #: ``chat_message:read`` lets an unknown outcome be settled by reading the conversation
 #: back instead of guessing (docs/delivery.md); ``user:read`` names the sender.
@@ -48,33 +48,14 @@ def is_remote() -> bool:
     return any(os.environ.get(name) for name in REMOTE_MARKERS)
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (not a terminal IPython, not a script)."""
-    ipython_mod = sys.modules.get("IPython")
-    if ipython_mod is None:
-        return False
-    shell = ipython_mod.get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def show(html_text: str, plain: str) -> None:
-    """Show a message inline in a notebook (HTML and text), or print it in a terminal."""
-    if "IPython" in sys.modules and sys.modules["IPython"].get_ipython() is not None:
-        from IPython.display import display  # type: ignore[attr-defined]
-
-        display({"text/html": html_text, "text/plain": plain}, raw=True)  # type: ignore[no-untyped-call]
-    else:
-        print(plain, flush=True)
-
-
 def _forget_clients() -> None:
     from . import api
 
     api.forget_clients()
 
 
-@dataclasses.dataclass
-class LoginStatus:
+@dataclasses.dataclass(repr=False)
+class LoginStatus(Shown):
     """Who is logged in, how, until when, and where the login is kept. Never the token."""
 
     logged_in: bool
@@ -111,15 +92,10 @@ class LoginStatus:
             rows.append(("problem", self.error))
         return rows
 
-    def __repr__(self) -> str:
-        head = "Logged in to Zoom" if self.logged_in else "Not logged in to Zoom"
-        return "\n".join([head] + [f"  {k}: {v}" for k, v in self._rows()])
-
-    def _repr_html_(self) -> str:
+    def card(self) -> Card:
         head = "✓ Logged in to Zoom" if self.logged_in else "Not logged in to Zoom"
-        rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}"
-                       f"</th><td>{html.escape(v)}</td></tr>" for k, v in self._rows())
-        return f"<div class='zoom-notebook-status'><b>{head}</b><table>{rows}</table></div>"
+        return Card(head, self._rows(), kind="status",
+                    tone="ok" if self.logged_in and not self.error else "info")
 
 
 class PKCELogin:
@@ -139,6 +115,8 @@ class PKCELogin:
         self.settings = settings
         self.redirect_uri = redirect_uri
         self.method = method
+        #: what ``status()`` will say the login method was
+        self.recorded_method = method
         self._session = oauth_session(settings.client_id, settings.client_secret,
                                       redirect_uri=redirect_uri, code_challenge_method="S256",
                                       scope=" ".join(scopes))
@@ -174,6 +152,8 @@ class PKCELogin:
                                   "`%zoomchat login` again to retry.")
             raise AuthError(f"Zoom refused the login ({query['error'][0][:40]}); run "
                             "`%zoomchat login` again.")
+        import requests
+
         code = hide(query.get("code", [None])[0])
         if not code:
             raise AuthError("The address has no authorization code; copy the whole address "
@@ -183,11 +163,11 @@ class PKCELogin:
                 self.settings.oauth_url + "/oauth/token", grant_type="authorization_code",
                 code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT),
                 "exchanging the login code", keep=hide_token)
-        except Exception as exc:
+        except oauth_errors(requests.RequestException) as exc:
             raise _token_error(exc) from None
         finally:
             self._session.close()
-        return save_login(self.settings, dict(token), self.method)
+        return save_login(self.settings, dict(token), self.recorded_method)
 
 
 def _token_error(exc: BaseException) -> AuthError:
@@ -249,8 +229,9 @@ def _server_to_server(settings: Settings) -> LoginStatus:
 
 def _show_link(url: str, what: str) -> None:
     safe = html.escape(url, quote=True)
-    show(f"<p>{html.escape(what)}: <a href='{safe}' target='_blank' rel='noopener'>"
-         f"<button>Log in to Zoom</button></a></p>", f"{what}:\n  {url}")
+    show(Card(what, kind="login", tone="info", link_text=f"  {url}",
+              html_extra=f"<p><a href='{safe}' target='_blank' rel='noopener'>"
+                         "<button>Log in to Zoom</button></a></p>"))
 
 
 def _browser(settings: Settings, scopes: Sequence[str], timeout: float,
@@ -339,10 +320,13 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
         dropped = 0
         link = grant.get("verification_uri_complete") or grant["verification_uri"]
         code = html.escape(grant["user_code"])
-        show(f"<p>Go to <a href='{html.escape(link, quote=True)}' target='_blank'>"
-             f"{html.escape(grant['verification_uri'])}</a> and enter the code "
-             f"<b style='font-size:1.3em;letter-spacing:.1em'>{code}</b></p>",
-             f"Go to {grant['verification_uri']} and enter the code {grant['user_code']}")
+        show(Card("Log in to Zoom from any browser", kind="login", tone="info",
+                  link_text=f"Go to {grant['verification_uri']} and enter the code "
+                            f"{grant['user_code']}",
+                  html_extra=(
+                      f"<p><a href='{html.escape(link, quote=True)}' target='_blank' "
+                      f"rel='noopener'>{html.escape(grant['verification_uri'])}</a> — the "
+                      f"code: <b style='font-size:1.3em;letter-spacing:.1em'>{code}</b></p>")))
         while True:
             sleep(interval)
             if clock() >= deadline:
@@ -360,7 +344,7 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
                 raise AuthError("The device login lost its connection to Zoom "
                                 f"{dropped} times in a row; check your network and run "
                                 "`%zoomchat login --device` again.") from None
-            except Exception as exc:
+            except oauth_errors() as exc:
                 dropped = 0
                 error = getattr(exc, "error", None)
                 if error == "authorization_pending":
@@ -491,6 +475,8 @@ def _revoke(settings: Settings, record: dict[str, Any]) -> str:
     client_id = record.get("client_id") or settings.client_id
     if not client_id:
         return "It could not be revoked at Zoom (no client id)."
+    import requests
+
     session = oauth_session(client_id, settings.client_secret)
     failed = 0
     try:
@@ -503,7 +489,7 @@ def _revoke(settings: Settings, record: dict[str, Any]) -> str:
                     session.revoke_token, settings.oauth_url + "/oauth/revoke", value,
                     token_type_hint=hint, timeout=TOKEN_TIMEOUT), "revoking the login")
                 failed += resp.status_code != 200
-            except Exception:
+            except oauth_errors(requests.RequestException):
                 failed += 1
     finally:
         session.close()

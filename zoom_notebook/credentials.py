@@ -19,6 +19,7 @@ from .config import Settings
 from .errors import AuthError, ValidationError
 from .retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
 from .secret import Secret, guarded, hide, hide_token
+from .userauth import oauth_errors
 
 
 class Credentials(Protocol):
@@ -126,7 +127,7 @@ class ServerToServer:
                 f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "
                 "ZOOM_OAUTH_URL and your network, then try again."
             ) from None
-        except Exception as exc:  # authlib's OAuthError and bad JSON
+        except oauth_errors() as exc:
             error = getattr(exc, "error", None) or type(exc).__name__
             raise AuthError(
                 f"Zoom refused the Server-to-Server credentials ({error}): check "

@@ -20,9 +20,9 @@ import ipywidgets as widgets
 from . import api, auth
 from .config import Settings
 from .directory import Directory, Entry
+from .display import shell as _shell
 from .errors import ValidationError, ZoomAPIError, ZoomNotebookError
 from .message import MAX_MESSAGE_LENGTH, build_message
-from .receipts import _shell
 
 NEW_THREAD = ("— new message (no thread) —", "")
 LABEL_STYLE = {"description_width": "9em"}

@@ -183,7 +183,7 @@ def fill_template(text: str, namespace: dict[str, Any]) -> str:
 
 
 @magics_class
-class ZoomChat(Magics):  # type: ignore[misc]
+class ZoomChat(Magics):
     """Zoom Team Chat from the notebook (``%zoomchat?`` for the commands)."""
 
     default_channel = Unicode(None, allow_none=True,
@@ -370,9 +370,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
                     {"method": "POST", "url": f"{settings.file_api_url}/chat/users/"
                      f"{draft.sender}/messages/files", "file": name, "bytes": len(blob)}
                     for name, blob in files]}
-            from IPython.display import display
+            from .display import show
 
-            display(sent)  # type: ignore[no-untyped-call]
+            show(sent)
             return sent
         receipt = Receipt(Sending(where, draft.payload["message"]))
         try:
@@ -389,6 +389,8 @@ class ZoomChat(Magics):  # type: ignore[misc]
                 kept, item.save_error = False, str(err)
             failed = Failed.from_error(exc, where, draft.payload["message"], kept=kept,
                                        not_kept=item.save_error)
+            if not kept and item.hint:  # it would not succeed as it is: shown, not kept
+                failed.hint = item.hint
             if files and kept:  # the outbox keeps text only
                 failed.hint += (f" Its {len(files)} attachment(s) "
                                 f"({', '.join(name for name, _ in files)}) are not kept.")
@@ -426,8 +428,7 @@ class ZoomChat(Magics):  # type: ignore[misc]
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:
-        from IPython.display import display
-
+        from .display import show
         from .outbox import get_outbox, outbox_report
         from .receipts import Failed
 
@@ -436,9 +437,9 @@ class ZoomChat(Magics):  # type: ignore[misc]
         for text in lines:
             print(text)
         for item in failed:
-            display(Failed(item.target, item.text, item.error or "?",  # type: ignore[no-untyped-call]
-                           item.hint or "It is still kept in the outbox.",
-                           unknown=item.status == "unknown"))
+            show(Failed(item.target, item.text, item.error or "?",
+                        item.hint or "It is still kept in the outbox.",
+                        unknown=item.status == "unknown"))
         return None
 
 

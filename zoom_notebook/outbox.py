@@ -345,9 +345,17 @@ class Outbox:
     def keep(self, item: Item, exc: BaseException) -> bool:
         """Save an item that could not be sent right now (e.g. by ``%%zoomchat``), so that
         ``%zoomchat outbox`` can retry it; an unknown outcome is kept but flagged.
-        Returns False (and sets ``item.save_error``) if it could not be written."""
+        Returns False (and sets ``item.save_error``) if it could not be written, and
+        False (with ``item.hint``) when it would not succeed as it is
+        (:func:`~zoom_notebook.retry.not_worth_keeping`)."""
+        from .retry import not_worth_keeping
+
         item.status = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
         item.error = f"{type(exc).__name__}: {exc}"
+        why = not_worth_keeping(exc)
+        if why is not None:
+            item.hint = _not_kept_hint(why)
+            return False
         if item.attempted_at is None:
             item.attempted_at = time.time()
         try:
@@ -640,6 +648,7 @@ class Outbox:
         item.message_id = ref.message_id
         item.status, item.error = "sent", None
         self._journal(item, keep=False)
+        self._notify(item)  # the receipt shows the text Zoom now shows
 
     def _sent(self, item: Item, message_id: str | None) -> None:
         item.message_id = message_id
@@ -655,12 +664,18 @@ class Outbox:
         if item.latest and item.latest != item.payload.get("message"):
             kind, target = item.conversation
             self.put(Item(payload={"message": item.latest, kind: target}, kind="edit",
-                          ref=item, user=item.user))
+                          ref=item, user=item.user, on_done=item.on_done))
 
     def _failed(self, item: Item, exc: BaseException, *, retry: bool = True) -> None:
-        from .retry import later_attempt
+        from .retry import later_attempt, not_worth_keeping
 
         item.error = f"{type(exc).__name__}: {exc}"
+        why = not_worth_keeping(exc)
+        if why is not None and item.kind == "send" and not item.resolve_first:
+            item.status, item.hint = "failed", _not_kept_hint(why)
+            self._journal(item, keep=False)
+            self._report(item)
+            return
         delay = later_attempt(exc, item.attempts, self.retry_base) if retry else None
         if delay is not None and not self._stopping:
             # nothing was delivered (or it is still to be resolved): try again later
@@ -891,6 +906,11 @@ def recover_soon() -> None:
             if (Settings.load().home_dir / OUTBOX_FILE).exists():
                 get_outbox()  # adopts in the background on first use
     threading.Thread(target=run, name="zoom-notebook-recover", daemon=True).start()
+
+
+def _not_kept_hint(why: str) -> str:
+    return (f"It was NOT kept in the outbox ({why}): fix that and send it again; the "
+            "message is below.")
 
 
 def reset_outbox() -> None:

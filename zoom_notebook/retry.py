@@ -168,6 +168,25 @@ def with_connect_retries(call: Callable[[], Any], attempts: int = 4,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def not_worth_keeping(exc: BaseException) -> str | None:
+    """Why a message that failed with ``exc`` is NOT kept in the outbox, or None to keep
+    it. Only what can succeed as it is gets kept (and retried by ``%zoomchat outbox``):
+    bad input, a target Zoom does not know (HTTP 404), a request Zoom refuses as
+    malformed (HTTP 400) and a session with no credentials at all would fail again, or
+    go out unexpectedly days later after a login. Such a message is shown in its
+    receipt, text included, and not kept."""
+    from .errors import AuthError, ReauthRequired, ValidationError, ZoomAPIError
+
+    if isinstance(exc, ValidationError):
+        return "the input is invalid as it is"
+    if isinstance(exc, AuthError) and not isinstance(exc, ReauthRequired):
+        return "there are no credentials to send with"
+    if isinstance(exc, ZoomAPIError) and exc.status in (400, 404):
+        return ("Zoom does not know that channel or contact" if exc.status == 404
+                else "Zoom refuses this request as it is")
+    return None
+
+
 def later_attempt(exc: BaseException, attempts: int, base: float,
                   clock: Callable[[], float] = time.time) -> float | None:
     """For the outbox: seconds until trying ``exc``'s message again, or None when

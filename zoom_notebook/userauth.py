@@ -50,6 +50,17 @@ def token_record(token: dict[str, Any], *, method: str, client_id: str,
     }
 
 
+def oauth_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
+    """What a token or revoke call raises when Zoom answers with an OAuth error
+    (authlib's ``OAuthError``, carrying ``.error``) or with a body that is not a token
+    (``ValueError``, ``KeyError``). Imported on first use: authlib loads only when a
+    login or refresh happens. Network errors (``requests.RequestException``) are added
+    by the caller through ``also`` where it treats them alike."""
+    from authlib.integrations.base_client import OAuthError
+
+    return (OAuthError, ValueError, KeyError, *also)
+
+
 def oauth_session(client_id: str, client_secret: str | None, **kwargs: Any) -> Any:
     """An authlib session for this app: HTTP Basic for confidential clients, none
     (client_id in the body, PKCE instead of a secret) for public clients."""
@@ -159,7 +170,7 @@ class UserLogin:
         except requests.RequestException as exc:
             raise AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}) "
                             "to refresh the login; try again.") from None
-        except Exception as exc:
+        except oauth_errors() as exc:
             error = getattr(exc, "error", None)
             if error == "invalid_grant":
                 raise InvalidGrant() from None

@@ -302,6 +302,7 @@ def login(*, scopes: Any = None) -> Any:
 
     attempt = PKCELogin(Settings.load(), PASTE_REDIRECT_URI, scopes or COMPOSE_SCOPES,
                         "paste")
+    attempt.recorded_method = "sandbox (approved by zoom_notebook.sandbox.login)"
     return attempt.finish(approve(attempt.authorize_url))
 
 

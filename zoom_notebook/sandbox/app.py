@@ -161,7 +161,11 @@ class SandboxApp:
     # ------------------------------------------------------------------ plumbing
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        return self.dispatch(request)(environ, start_response)
+        try:
+            response = self.dispatch(request)
+        finally:
+            request.close()  # uploaded files are spooled to temporary files: close them
+        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         response = self._dispatch(request)

@@ -2,7 +2,7 @@
 starts with the same expired token and sends. Zoom's refresh tokens rotate, so per
 rotation exactly ONE refresh may reach Zoom and no invalid_grant may ever happen.
 
-Run: ``.venv/bin/python benchmarks/token_soak.py [--rounds 100]``
+Run: ``.venv/bin/python tests/harness/token_soak.py [--rounds 100]``
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One process (or kernel) of the crash test (benchmarks/crash.py).
+"""One process (or kernel) of the crash test (tests/harness/crash.py).
 
 ``crash_worker.py RUN ALERTS STEPS``: queue ALERTS alerts (``zn.notify``) and one
 progress message of STEPS edits (``zn.progress``) to the channel in ``$CH``, printing
@@ -8,7 +8,7 @@ exit flush is bounded: what is left stays in the journal). The parent SIGKILLs i
 random moment. ``crash_worker.py drain``: deliver what dead processes left, then print
 ``LEFT <n>`` (records still kept: failed or unknown).
 
-The timings are shortened for a local sandbox (as benchmarks/soak.py does); the logic is
+The timings are shortened for a local sandbox (as tests/harness/soak.py does); the logic is
 the package's own.
 """
 

@@ -10,7 +10,7 @@ The sandbox answers slowly at random (0.05-0.4 s) so interrupts land inside requ
 not only between them. A point counts when the cell ended in KeyboardInterrupt (the
 interrupt landed inside the operation); the run goes on until ``points`` have landed.
 
-Run: ``.venv/bin/python benchmarks/interrupt_fuzz.py [--points 200]``
+Run: ``.venv/bin/python tests/harness/interrupt_fuzz.py [--points 200]``
 """
 
 from __future__ import annotations

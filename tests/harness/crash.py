@@ -9,11 +9,11 @@ Then every message is accounted for against the sandbox's store:
 - kept: still in the outbox as failed/unknown after the drain (shown to the user; 0 here,
   as the login may read Zoom back).
 
-Each worker (benchmarks/crash_worker.py) shares one home folder (one journal). Sandbox
+Each worker (tests/harness/crash_worker.py) shares one home folder (one journal). Sandbox
 faults on a fraction of Team Chat requests: a slow answer (0.4 s, so kills land while a
 request is in flight) and a connection dropped after the message was stored.
 
-Run: ``.venv/bin/python benchmarks/crash.py [--kills 200] [--kernel-kills 10]``
+Run: ``.venv/bin/python tests/harness/crash.py [--kills 200] [--kernel-kills 10]``
 """
 
 from __future__ import annotations

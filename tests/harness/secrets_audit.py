@@ -2,7 +2,7 @@
 logging at DEBUG), then scan those notebooks, the logs and any other text given for every
 secret the sandboxes of this process issued or received. Hits must be 0.
 
-Run: ``.venv/bin/python benchmarks/secrets_audit.py``
+Run: ``.venv/bin/python tests/harness/secrets_audit.py``
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["quickstart.ipynb", "magics.ipynb", "alerts.ipynb", "compose.ipynb",
              "unattended.ipynb"]
 

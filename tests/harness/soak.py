@@ -17,7 +17,7 @@ Every message has a unique text, so the sandbox's store tells what really arrive
 - duplicated by our retries: it arrived more than once  (must be 0);
 - misreported: we said failed but it arrived  (must be 0).
 
-Run: ``.venv/bin/python benchmarks/soak.py [--sends 10000] [--outbox 10000]``
+Run: ``.venv/bin/python tests/harness/soak.py [--sends 10000] [--outbox 10000]``
 """
 
 from __future__ import annotations
