@@ -101,6 +101,7 @@ def test_person_picker_pages_over_many_contacts(monkeypatch):
 
 def test_search_is_debounced(user_env):
     form = zn.compose(debounce=0.2)
+    assert form.loaded.wait(10)  # the first list loads in the background
     calls = []
     real = form.directory.search
     form.directory.search = lambda q, k: calls.append(q) or real(q, k)
@@ -178,7 +179,7 @@ def test_attach_the_output_of_a_cell(user_env):
     sh.run_cell("6 * 7", store_history=True)
     n = sh.execution_count - 1
     form = zn.compose(debounce=0, to_channel=user_env.channel_id("general"))
-    assert f"Out[{n}]" in dict(form.cell_output.options)
+    assert f"the result of cell [{n}] (Out[{n}])" in dict(form.cell_output.options)
     form.cell_output.value = n
     form.text.value = "the answer"
     form.send_button.click()

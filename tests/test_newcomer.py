@@ -100,3 +100,137 @@ def test_the_cell_magic_names_its_own_cell_number(shell, user_env):
     assert msg["message"].startswith(f"In [{result.execution_count}] finished")
     name = f"cell-{result.execution_count}-figure-1.png"
     assert files and files[0]["files"][0]["file_name"] == name
+
+
+# ---------------------------------------------------------------- issue 13 item 4, cont.
+def test_progress_receipt_ends_where_zoom_ends(shell, user_env, capsys):
+    """The receipt under a zn.progress loop follows its edits: it says "done", as Zoom
+    does, not "started (0/20)"."""
+    ch = user_env.channel_id("data-science")
+    for _ in zn.progress(range(20), desc="Simulated job", to_channel=ch, every=0):
+        pass
+    zn.outbox.get_outbox().flush(10)
+    (msg,) = user_env.messages()
+    assert msg["message"].startswith("✅ Simulated job: done, 20/20")
+    shown = capsys.readouterr().out
+    last = shown.rsplit("Sent to", 1)[-1]
+    assert "done, 20/20" in last and "started (0/20)" not in last
+
+
+def test_failure_alert_starts_with_the_users_code_and_its_receipt_shows_the_error(
+        shell, user_env, capsys):
+    ch = user_env.channel_id("data-science")
+    shell.run_cell("import zoom_notebook as zn\n"
+                   "def train():\n    raise RuntimeError('loss is NaN at step 7')\n"
+                   f"with zn.notify('training', to_channel={ch!r}):\n"
+                   "    print('x' * 2000)\n    train()")
+    zn.outbox.get_outbox().flush(10)
+    (msg,) = user_env.messages()
+    assert "interactiveshell.py" not in msg["message"] and "zoom_notebook" not in msg["message"]
+    assert "in train" in msg["message"]
+    assert msg["message"].rstrip().endswith("RuntimeError: loss is NaN at step 7")
+    from zoom_notebook.receipts import Failed
+
+    long_text = "line\n" * 400 + "RuntimeError: the real error"
+    card = Failed("channel x", long_text, "ZoomAPIError: 429").card()
+    assert card.body.endswith("RuntimeError: the real error")  # the preview keeps the end
+    assert "characters not shown" in card.body and len(card.body) < 700
+
+
+def test_reply_last_as_the_first_send_says_what_to_do_before_any_request(
+        shell, user_env, http_recorder, capsys):
+    before = len(http_recorder.requests)
+    result = shell.run_cell(f"%%zoomchat -c {user_env.channel_id('general')} -r last\n1")
+    assert isinstance(result.error_in_exec, ValidationError)
+    assert "send one message first" in str(result.error_in_exec)
+    assert len(http_recorder.requests) == before
+
+
+def test_cli_reply_last_and_name_email_mentions_match_the_magic(user_env, capsys):
+    from zoom_notebook.cli import main
+
+    ch = user_env.channel_id("general")
+    grace = user_env.user("grace")
+    assert main(["send", "-c", ch, "first"]) == 0
+    assert main(["send", "-c", ch, "-r", "last", "-m", f"Grace Hopper={grace['email']}",
+                 "@Grace Hopper look"]) == 0
+    first, reply = user_env.messages()
+    assert reply["reply_main_message_id"] == first["id"]
+    (item,) = reply["at_items"]  # the name=email form works in the shell as in the magic
+    assert item["at_contact"] == grace["email"]
+    assert reply["message"][item["start_position"]:].startswith("@Grace Hopper")
+    assert "Sending to" in capsys.readouterr().err  # something is said at once
+
+
+def test_sends_that_cannot_succeed_are_shown_not_kept(shell, user_env, monkeypatch, capsys):
+    """A 404 (unknown channel) and no credentials at all: shown with the text, not kept
+    for a later `%zoomchat outbox` to send by surprise."""
+    from zoom_notebook.outbox import get_outbox
+
+    assert shell.run_cell("%%zoomchat -c nosuchchannel0123 --message to-nowhere\n1").success
+    out = capsys.readouterr().out
+    assert "NOT kept" in out and "to-nowhere" in out
+    monkeypatch.delenv("ZOOM_ACCESS_TOKEN")
+    zn.api.forget_clients()
+    item = zn.alerts.post_alert("no credentials", to_channel=user_env.channel_id("general"))
+    get_outbox().flush(10)
+    assert item.status == "failed" and "NOT kept" in (item.hint or "")
+    assert get_outbox().saved() == []
+
+
+def test_receipts_are_left_aligned_and_a_dry_run_shows_the_exact_request(user_env):
+    from zoom_notebook.api import SentMessage
+
+    sent = zn.send("hello", to_channel=user_env.channel_id("general"))
+    page = sent._repr_html_()
+    assert page.count("text-align:left") >= 2 * page.count("<tr>") > 0  # th and td
+    dry = SentMessage(id=None, message="hi", to_channel="c1", dry_run=True,
+                      request={"method": "POST", "url": "https://api.zoom.us/v2/x",
+                               "json": {"message": "hi", "to_channel": "c1"}})
+    for shown in (dry._repr_html_(), repr(dry)):
+        assert "https://api.zoom.us/v2/x" in shown and "to_channel" in shown
+
+
+def test_compose_without_the_notebook_extra_says_how_to_install(tmp_path):
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('ipywidgets', 'IPython', 'traitlets'):\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import zoom_notebook as zn\n"
+            "from zoom_notebook.cli import main\n"
+            "try:\n    zn.compose()\nexcept ModuleNotFoundError as e:\n    print('HINT', e)\n"
+            "print('core', callable(zn.send), main(['--help']) if False else 'cli ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert "pip install 'zoom-notebook[notebook]'" in out.stdout, out.stderr
+    assert "core True cli ok" in out.stdout
+
+
+def test_compose_appears_at_once_when_zoom_is_unreachable(user_env, monkeypatch):
+    from zoom_notebook.sandbox import free_port
+
+    monkeypatch.setenv("ZOOM_API_URL", f"http://127.0.0.1:{free_port()}/v2")  # nobody there
+    start = time.monotonic()
+    form = zn.compose()
+    assert time.monotonic() - start < 1.0
+    assert "Checking" in form.login_status.value
+    assert form.loaded.wait(60)
+    assert "could not be reached" in form.login_status.value
+    assert "Not logged in" not in form.login_status.value
+
+
+def test_form_mention_dropdown_and_upload_tooltip(user_env):
+    form = zn.compose(debounce=0, to_channel=user_env.channel_id("general"))
+    assert form.mention_pick.options and form.mention_pick.value == \
+        form.mention_pick.options[0][1]  # not a blank box
+    assert form.upload.tooltip and form.upload.tooltip != "null"
+    assert "Out[" not in form.cell_output.description
+
+
+def test_status_after_a_sandbox_login_does_not_say_paste(oauth_env):
+    from zoom_notebook import sandbox
+
+    assert "sandbox" in sandbox.login().method
+    assert "paste" not in zn.status().method

@@ -75,6 +75,9 @@ _LAZY = {
     "split_message": ".message",
 }
 
+#: what ``pip install 'zoom-notebook[notebook]'`` adds (the form and the magics need it)
+NOTEBOOK_EXTRA = frozenset({"ipywidgets", "IPython", "traitlets"})
+
 #: submodules reachable as attributes before anything imported them
 _SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "client"})
 
@@ -96,7 +99,15 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'zoom_notebook' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    try:
+        value = getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in NOTEBOOK_EXTRA:
+            raise
+        raise ModuleNotFoundError(
+            f"zn.{name} needs the notebook extra ({exc.name} is not installed): "
+            "pip install 'zoom-notebook[notebook]' (from a checkout: "
+            "pip install -e '.[notebook]'), then restart the kernel", name=exc.name) from None
     globals()[name] = value
     return value
 
@@ -108,7 +119,13 @@ def __dir__() -> list[str]:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext zoom_notebook``: register the ``%zoomchat`` magics (cheaply), and
     deliver in the background what a dead kernel left in the outbox."""
-    from .magics import register
+    try:
+        from .magics import register
+    except ModuleNotFoundError as exc:  # IPython is there (it loads us), traitlets not
+        raise ModuleNotFoundError(
+            f"%load_ext zoom_notebook needs {exc.name}: pip install "
+            "'zoom-notebook[notebook]' (from a checkout: pip install -e '.[notebook]')",
+            name=exc.name) from None
     from .outbox import recover_soon
 
     register(ipython)

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Union
 
 from .config import Settings
 from .display import Card, Shown, preview
-from .errors import ValidationError
+from .errors import ValidationError, ZoomNotebookError
 from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
 from .people import channel_name, is_channel_name, resolve_channel
 
@@ -279,6 +279,32 @@ def prepare(
         payload["reply_main_message_id"] = last
         resolved_reply = last
     return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)
+
+
+def latest_thread(*, to_channel: str | None = None, to_contact: str | None = None,
+                  settings: Settings | None = None) -> str:
+    """The thread of your newest message in a conversation, read back from Zoom (its main
+    message id): what ``-r last`` means where nothing was sent before in this process,
+    as in a shell command. Needs ``team_chat:read:list_user_messages``."""
+    from .resolve import sender_matches
+
+    settings = settings or Settings.load()
+    if is_channel_name(to_channel):
+        to_channel = resolve_channel(str(to_channel), settings)
+    zoom = client(settings)
+    try:
+        me = zoom.me()
+    except ZoomNotebookError:  # no user:read: the newest message is taken, as in resolve
+        me = None
+    for count, msg in enumerate(zoom.list_messages(to_channel=to_channel,
+                                                   to_contact=to_contact)):
+        if count >= 50:
+            break
+        if msg.get("id") and sender_matches(msg, me):
+            return str(msg.get("reply_main_message_id") or msg["id"])
+    raise ValidationError("reply_to", "'last': you have no recent message in "
+                                      f"{to_channel or to_contact} to reply to; send one "
+                                      "first, or pass a message id")
 
 
 def deliver(draft: Draft) -> SentMessage:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 LOGIN_METHODS = (("browser", "PKCE with a redirect to 127.0.0.1 (the default on a local "
                              "machine)"),
@@ -24,3 +25,40 @@ def outbox_args(parser: argparse.ArgumentParser) -> None:
                         help="also resend messages whose outcome was unknown, once Zoom "
                              "is read back and does not have them")
     parser.add_argument("--clear", action="store_true", help="discard the saved messages")
+
+
+def target_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("-c", "--channel", dest="channel", metavar="CHANNEL",
+                       help="where to send: a channel id or '#name'" + (
+                           "" if required else " (default: %%config ZoomChat.default_channel)"))
+    group.add_argument("-t", "--contact", dest="contact", metavar="CONTACT",
+                       help="or to a person: an email or user id")
+
+
+def message_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """Target, thread and mentions: ``-c/-t``, ``-r ID|last``, ``-m MENTION``."""
+    target_args(parser, required=required)
+    parser.add_argument("-r", "--reply-to", dest="reply_to", metavar="ID|last",
+                        help="reply in this thread: a main message id, or 'last' (the "
+                             "thread last sent to there: by this kernel, or, from the "
+                             "shell, your newest message there, read back from Zoom)")
+    parser.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
+                        metavar="MENTION",
+                        help="an email, 'all', or 'Display Name=email' (repeat -m for more)")
+
+
+def parse_mentions(values: list[str]) -> Any:
+    """``-m`` values: emails and 'all' as a list; any 'Name=email' makes it a dict."""
+    if not values:
+        return None
+    if not any("=" in v for v in values):
+        return list(values)
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, email = value.partition("=")
+        if sep:
+            out[name.strip()] = email.strip()
+        else:
+            out[value] = value
+    return out

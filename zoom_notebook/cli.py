@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .arguments import login_args, outbox_args
+from .arguments import login_args, message_args, outbox_args, parse_mentions
 from .errors import ZoomNotebookError
 
 
@@ -29,12 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="who is logged in, how, until when, stored where")
 
     send = sub.add_parser("send", help="send a message")
-    target = send.add_mutually_exclusive_group(required=True)
-    target.add_argument("-c", "--channel", help="channel id, or '#name'")
-    target.add_argument("-t", "--contact", help="contact email or user id")
-    send.add_argument("-r", "--reply-to", help="main message id of the thread to reply in")
-    send.add_argument("-m", "--mention", action="append", default=[],
-                      help="email to mention, or 'all' (repeatable)")
+    message_args(send, required=True)  # the same -c/-t/-r/-m as %zoomchat send
     send.add_argument("-f", "--file", action="append", default=[], help="file to attach")
     send.add_argument("text", nargs="+", help="the message")
 
@@ -110,10 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from .api import send
+    from .api import latest_thread, send
 
+    reply_to = args.reply_to
+    if reply_to == "last":  # a shell command has no earlier send to remember: ask Zoom
+        reply_to = latest_thread(to_channel=args.channel, to_contact=args.contact)
+    print(f"Sending to {args.channel or args.contact}…", file=sys.stderr, flush=True)
     sent = send(" ".join(args.text), to_channel=args.channel, to_contact=args.contact,
-                reply_to=args.reply_to, mentions=args.mention or None, files=args.file)
+                reply_to=reply_to, mentions=parse_mentions(args.mentions), files=args.file)
     print(repr(sent))
     return 0
 

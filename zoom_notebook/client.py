@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read (seconds)
 DEFAULT_RETRY_BUDGET = 30.0  # seconds a call may spend waiting to retry
+#: seconds a call keeps trying when Zoom cannot even be connected to: nothing was sent,
+#: so a person waiting on a cell or a form hears it soon (the outbox retries alerts)
+CONNECT_BUDGET = 8.0
 MAX_REDIRECTS = 5
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -139,6 +142,7 @@ class ZoomChatClient:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
         url = (self.file_api_url if base == "file" else self.api_url) + path
         deadline = time.monotonic() + self.retry_budget
+        connect_deadline = time.monotonic() + min(self.retry_budget, CONNECT_BUDGET)
         attempt = 0
         refreshed = False
         while True:
@@ -149,7 +153,7 @@ class ZoomChatClient:
                                   data=data, files=files)
             except requests.RequestException as exc:
                 if is_connect_error(exc):
-                    if self._backoff(attempt, deadline):
+                    if self._backoff(attempt, connect_deadline):
                         attempt += 1
                         continue
                     host = urlsplit(url).netloc

@@ -80,9 +80,12 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
                                        description="Reply in", style=LABEL_STYLE,
                                        layout=WIDE)
         # --- attachments
-        self.upload = widgets.FileUpload(multiple=True, description="Attach files")
-        self.cell_output = widgets.Dropdown(options=[("—", 0)], value=0,
-                                            description="Attach Out[ ]", style=LABEL_STYLE)
+        self.upload = widgets.FileUpload(multiple=True, description="Attach files",
+                                         tooltip="Choose files to send with the message")
+        self.cell_output = widgets.Dropdown(options=[("— none —", 0)], value=0,
+                                            description="Attach result", style=LABEL_STYLE,
+                                            tooltip="Attach what a cell returned (its "
+                                                    "Out[N]) as a file")
         # --- send
         self.send_button = widgets.Button(description="Send", button_style="primary",
                                           icon="paper-plane", disabled=True)
@@ -122,13 +125,21 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         self.send_button.on_click(self._on_send)
         self.retry_button.on_click(self._on_send)
 
-        self.refresh_login()
-        self._fill_cell_outputs()
         if to_contact is not None:
             self.kind.value = "to_contact"
             self._choose(Entry(to_contact, to_contact, "to_contact", to_contact))
         elif to_channel is not None:
             self._choose(Entry(to_channel, to_channel, "to_channel"))
+        #: set once the login check and the first recipient list are done (they run in
+        #: the background, so the form shows at once even when Zoom is slow or down)
+        self.loaded = threading.Event()
+        if debounce <= 0:  # tests and scripts: everything synchronously
+            self._first_load()
+        else:
+            self.login_status.value = "Checking your Zoom login…"
+            threading.Thread(target=self._first_load, name="zoom-notebook-compose",
+                             daemon=True).start()
+        self._fill_cell_outputs()
         self.update()
 
     # ------------------------------------------------------------------ programs
@@ -149,6 +160,12 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         return {entry.kind: entry.value} if entry is not None else {}
 
     # ------------------------------------------------------------------ login
+    def _first_load(self) -> None:
+        try:
+            self.refresh_login()
+        finally:
+            self.loaded.set()
+
     def refresh_login(self) -> None:
         try:
             status = auth.status()
@@ -160,8 +177,13 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             self.login_button.layout.display = "none"
             self.login_area.children = []
             self._load_results()
+        elif status.logged_in:  # logged in, but Zoom could not be asked who we are
+            self.login_status.value = ("<span style='color:#a00'>Zoom could not be reached: "
+                                       f"{_esc(status.error or '')}</span>")
+            self.login_button.layout.display = "none"
         else:
-            self.login_status.value = "Not logged in to Zoom."
+            self.login_status.value = ("Not logged in to Zoom." if not status.error else
+                                       f"<span style='color:#a00'>{_esc(status.error)}</span>")
             self.login_button.layout.display = None
 
     def _on_login(self, _: Any = None) -> None:
@@ -268,6 +290,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             found = self._guard(lambda: self.directory.recent_threads(kind, value))
             threads += found or []
         self.mention_pick.options = mentions
+        if mentions:  # ipywidgets leaves the value None (a blank box) when options change
+            self.mention_pick.index = 0
         self._fill_cell_outputs()
         self.thread.options = threads
         self.thread.value = ""
@@ -295,7 +319,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
     def _fill_cell_outputs(self) -> None:
         shell = _shell()
         outs = getattr(shell, "user_ns", {}).get("Out", {}) if shell is not None else {}
-        options = [("—", 0)] + [(f"Out[{n}]", n) for n in sorted(outs)[-20:]]
+        options = [("— none —", 0)] + [(f"the result of cell [{n}] (Out[{n}])", n)
+                                        for n in sorted(outs)[-20:]]
         if options != list(self.cell_output.options):
             keep = self.cell_output.value
             self.cell_output.options = options

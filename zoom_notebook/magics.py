@@ -15,7 +15,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
-from .arguments import login_args, outbox_args
+from .arguments import login_args, message_args, outbox_args, parse_mentions, target_args
 from .errors import ValidationError, ZoomNotebookError
 from .message import sendable
 
@@ -42,30 +42,11 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.HelpFormatter(prog, width=HELP_WIDTH, max_help_position=30)
 
 
-def _target_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-c", "--channel", dest="channel", metavar="CHANNEL",
-                       help="where to send: a channel id or '#name' (default: %%config "
-                            "ZoomChat.default_channel)")
-    group.add_argument("-t", "--contact", dest="contact", metavar="CONTACT",
-                       help="or to a person: an email or user id")
-
-
-def _message_args(parser: argparse.ArgumentParser) -> None:
-    _target_args(parser)
-    parser.add_argument("-r", "--reply-to", dest="reply_to", metavar="ID|last",
-                        help="reply in this thread: a main message id, or 'last' (the "
-                             "last message this kernel sent there)")
-    parser.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
-                        metavar="MENTION",
-                        help="an email, 'all', or 'Display Name=email' (repeat -m for more)")
-
-
 def cell_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="%%zoomchat", description=(
         "Run the cell, then send what it produced (its printed output, its result, its "
         "figures as files; an error's short traceback) with a receipt shown below it."))
-    _message_args(parser)
+    message_args(parser)
     parser.add_argument("--message", metavar="TEXT",
                         help="text to send before the cell's output (default: which cell, "
                              "how long it took)")
@@ -106,10 +87,10 @@ def line_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text, description=text)
     send, compose, auto, outbox, login = (sub.choices[n] for n in (
         "send", "compose", "autonotify", "outbox", "login"))
-    _message_args(send)
+    message_args(send)
     send.add_argument("text", nargs="+", metavar="TEXT", help="the message")
-    _target_args(compose)
-    _target_args(auto)
+    target_args(compose)
+    target_args(auto)
     auto.add_argument("--after", type=float, default=None, metavar="SECONDS",
                       help="post cells that run longer than this (default: %%config "
                            "ZoomChat.autonotify_after, 60)")
@@ -131,22 +112,6 @@ def help_text() -> str:
     for parser in subs.choices.values():
         parts += [parser.format_help().strip(), ""]
     return "\n".join(parts).rstrip() + "\n"
-
-
-def parse_mentions(values: list[str]) -> Any:
-    """``-m`` values: emails and 'all' as a list; any 'Name=email' makes it a dict."""
-    if not values:
-        return None
-    if not any("=" in v for v in values):
-        return list(values)
-    out: dict[str, str] = {}
-    for value in values:
-        name, sep, email = value.partition("=")
-        if sep:
-            out[name.strip()] = email.strip()
-        else:
-            out[value] = value
-    return out
 
 
 def fill_template(text: str, namespace: dict[str, Any]) -> str:

@@ -69,7 +69,7 @@ class Resolution:
     reason: str = ""
 
 
-def _sender_matches(msg: Mapping[str, Any], me: Mapping[str, str] | None) -> bool:
+def sender_matches(msg: Mapping[str, Any], me: Mapping[str, str] | None) -> bool:
     if not me:
         return True  # we do not know who we are (no user:read): text and window decide
     emails = {str(msg.get(k, "")).lower() for k in ("sender", "sender_email")} - {""}
@@ -97,7 +97,7 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
 
     def match(msg: Mapping[str, Any], me: Mapping[str, str] | None) -> str | None:
         """Claim ``msg`` if it is ours and unclaimed; its id, or None."""
-        if msg.get("message") != text or not msg.get("id") or not _sender_matches(msg, me):
+        if msg.get("message") != text or not msg.get("id") or not sender_matches(msg, me):
             return None
         mid = str(msg["id"])
         with _claim_lock:
