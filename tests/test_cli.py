@@ -64,7 +64,8 @@ def test_headless_demo_prints_what_the_sandbox_received():
     assert "The sandbox received 5 messages:" in out.stdout
     assert "#data-science" in out.stdout and "Training finished: accuracy 0.93" in out.stdout
     assert "mentions grace.hopper@example.com" in out.stdout
-    assert "in a thread" in out.stdout and "file results.csv" in out.stdout
+    assert "in a thread" in out.stdout and "a file: results.csv" in out.stdout
+    assert "WARNING" not in out.stdout + out.stderr and "(file)" not in out.stdout
     assert "DM to Grace Hopper" in out.stdout
 
 

@@ -32,15 +32,16 @@ def _describe(sb: Any) -> list[str]:
     for m in sb.messages():
         where = (f"#{channels.get(m['target'], m['target'])}" if m["kind"] == "to_channel"
                  else f"DM to {users[m['target']].display_name}")
-        text = m["message"] or "(file)"
+        files = [f["file_name"] for f in m.get("files") or []]
+        text = m["message"] or ("a file: " + ", ".join(files) if files else "(empty)")
         extra = []
         if m.get("reply_main_message_id"):
             extra.append("in a thread")
         if m.get("at_items"):
             extra.append("mentions " + ", ".join(i.get("at_contact", "@all")
                                                   for i in m["at_items"]))
-        if m.get("files"):
-            extra.append("file " + ", ".join(f["file_name"] for f in m["files"]))
+        if files and m["message"]:
+            extra.append("file " + ", ".join(files))
         first = text.splitlines()[0][:70]
         lines.append(f"  {where:<20} {first}" + (f"   [{'; '.join(extra)}]" if extra else ""))
     return lines
@@ -63,12 +64,22 @@ def run(*, headless: bool = False, open_browser: bool = True) -> int:
 
 def _headless(sb: Any, quickstart: Path, env: dict[str, str]) -> int:
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(quickstart, as_version=4)  # type: ignore[no-untyped-call]
     print(f"Running {quickstart.name} against the sandbox at {sb.url} …", flush=True)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(quickstart.parent)}}).execute(env=env)
+    with tempfile.TemporaryDirectory(prefix="zoom-demo-kernel-") as sockets:
+        # IPC sockets, readable by this user only: no plain-TCP kernel (and no warning)
+        km = KernelManager(kernel_name="python3", transport="ipc",
+                           ip=os.path.join(sockets, "kernel"))
+        try:
+            NotebookClient(nb, km=km, timeout=120, kernel_name="python3",
+                           resources={"metadata": {"path": str(quickstart.parent)}}
+                           ).execute(env=env)
+        finally:
+            if km.has_kernel:  # a kernel we passed in is ours to stop
+                km.shutdown_kernel()
     lines = _describe(sb)
     print(f"The sandbox received {len(lines)} messages:")
     print("\n".join(lines))
