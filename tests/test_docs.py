@@ -84,3 +84,13 @@ def test_getting_started_wheel_install_is_true(tmp_path):
     assert "zoom_notebook/display.py" in names and "zoom_notebook/sandbox/app.py" in names
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA")))
     assert b"Provides-Extra: notebook" in meta and b'traitlets>=5.9; extra == "notebook"' in meta
+
+
+def test_zoom_app_page_lists_the_scopes_each_feature_needs():
+    from zoom_notebook.auth import DEFAULT_SCOPES, FEATURE_SCOPES
+
+    page = (ROOT / "docs" / "zoom-app.md").read_text(encoding="utf-8")
+    for name, (what, scopes) in FEATURE_SCOPES.items():
+        row = f"| {name} | {what} | " + ", ".join(f"`{s}`" for s in scopes) + " |"
+        assert row in page, row
+    assert set(DEFAULT_SCOPES) == {s for _, sc in FEATURE_SCOPES.values() for s in sc}

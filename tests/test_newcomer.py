@@ -234,3 +234,20 @@ def test_status_after_a_sandbox_login_does_not_say_paste(oauth_env):
 
     assert "sandbox" in sandbox.login().method
     assert "paste" not in zn.status().method
+
+
+def test_a_default_login_can_use_every_feature_and_a_narrow_one_gets_4711(oauth_env):
+    """Issue 13 item 5: the login asks for what each feature needs; the sandbox enforces
+    read scopes as Zoom does, so a send-only login cannot list channels."""
+    from zoom_notebook import ZoomAPIError, auth, sandbox
+
+    sandbox.login(scopes=auth.scopes_for("send", "read back", "status"))
+    with pytest.raises(ZoomAPIError) as err:
+        zn.channels()
+    assert err.value.code == 4711
+    zn.api.forget_clients()
+    sandbox.login()  # the default: every feature's scopes
+    assert "data-science" in {c.name for c in zn.channels()}
+    assert zn.contacts("grace")
+    sent = zn.send("by name", to_channel="#data-science")
+    assert sent.channel_name == "data-science"

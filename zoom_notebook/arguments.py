@@ -17,6 +17,11 @@ def login_args(parser: argparse.ArgumentParser) -> None:
     for method, text in LOGIN_METHODS:
         how.add_argument(f"--{method}", dest="method", action="store_const", const=method,
                          help=text)
+    parser.add_argument("--only", dest="features", action="append", default=[],
+                        metavar="FEATURE",
+                        help="ask only for the scopes of these features (repeatable: send, "
+                             "'read back', status, channels, contacts; default: all of them, "
+                             "see docs/zoom-app.md)")
 
 
 def outbox_args(parser: argparse.ArgumentParser) -> None:

@@ -1,11 +1,10 @@
 """Logging in to Zoom: browser (PKCE + loopback), paste, device, Server-to-Server;
 ``status()`` and ``logout()``. All OAuth goes through authlib's ``OAuth2Session``.
 
-The scope asked for is the minimum the feature needs (SECURITY.md 7): sending needs
-``chat_message:write``, and ``chat_message:read`` to read a conversation back when the
-outcome of a send is unknown (so it is neither lost nor sent twice); ``status()`` needs
-``user:read``; the compose form's pickers need the channel and contact read scopes, asked
-for with ``login(scopes=COMPOSE_SCOPES)``.
+Each feature's scopes are in :data:`FEATURE_SCOPES` (docs/zoom-app.md shows the same
+table). A login asks for the features' scopes together by default (real Zoom answers 4711
+"does not contain scopes" to a token without them, and the sandbox does the same); pass
+``scopes=scopes_for("send")`` to ask for less (SECURITY.md 7).
 """
 
 from __future__ import annotations
@@ -27,12 +26,39 @@ from .secret import guarded, hide, hide_token
 from .store import TokenStore
 from .userauth import oauth_errors, oauth_session, token_record
 
-#: ``chat_message:read`` lets an unknown outcome be settled by reading the conversation
-#: back instead of guessing (docs/delivery.md); ``user:read`` names the sender.
-SEND_SCOPES = ("chat_message:write", "chat_message:read", "user:read")
-#: the pickers list channels (chat_channel:read), your contacts (chat_contact:read) and
-#: search the company directory (GET /contacts: contact:read)
-COMPOSE_SCOPES = (*SEND_SCOPES, "chat_channel:read", "chat_contact:read", "contact:read")
+#: feature -> (what it does with Zoom, the scopes it needs)
+FEATURE_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "send": ("zn.send, %%zoomchat, alerts: post and edit messages, upload files",
+             ("chat_message:write",)),
+    "read back": ("settle an unknown outcome by reading the conversation back, `-r last` "
+                  "from the shell (docs/delivery.md)", ("chat_message:read",)),
+    "status": ("zn.status(): who is logged in; the sender's name in read-backs",
+               ("user:read",)),
+    "channels": ("zn.channels(), '#name' targets, the form's channel picker",
+                 ("chat_channel:read",)),
+    "contacts": ("zn.contacts(), the form's person picker and directory search",
+                 ("chat_contact:read", "contact:read")),
+}
+
+
+def scopes_for(*features: str) -> tuple[str, ...]:
+    """The scopes of the named features (all of them with no argument), in order."""
+    unknown = set(features) - set(FEATURE_SCOPES)
+    if unknown:
+        raise ValidationError("scopes", f"no feature {sorted(unknown)[0]!r}; choose from "
+                                        + ", ".join(FEATURE_SCOPES))
+    out: list[str] = []
+    for name, (_, scopes) in FEATURE_SCOPES.items():
+        if not features or name in features:
+            out += [s for s in scopes if s not in out]
+    return tuple(out)
+
+
+#: sending with read-back and status (the least that keeps "nothing lost, nothing twice")
+SEND_SCOPES = scopes_for("send", "read back", "status")
+#: every feature: what a login asks for by default
+COMPOSE_SCOPES = scopes_for()
+DEFAULT_SCOPES = COMPOSE_SCOPES
 #: Environment markers of kernels whose browser is on another machine.
 REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG",
                   "COLAB_GPU", "COLAB_JUPYTER_IP", "ZOOM_NOTEBOOK_REMOTE")
@@ -190,7 +216,7 @@ def save_login(settings: Settings, token: dict[str, Any], method: str) -> LoginS
     return status(settings)
 
 
-def login(method: str = "auto", *, scopes: Sequence[str] = SEND_SCOPES,
+def login(method: str = "auto", *, scopes: Sequence[str] = DEFAULT_SCOPES,
           timeout: float = 300.0, open_browser: bool = True,
           settings: Settings | None = None) -> Any:
     """Log in to Zoom; return the :class:`LoginStatus` (who is now logged in).
@@ -282,7 +308,7 @@ def _seconds(value: Any, default: float, low: float, high: float) -> float:
     return min(max(seconds, low), high)
 
 
-def device_login(settings: Settings, *, scopes: Sequence[str] = SEND_SCOPES,
+def device_login(settings: Settings, *, scopes: Sequence[str] = DEFAULT_SCOPES,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> LoginStatus:
     """RFC 8628: show a code and a link, then poll until the person approves.

@@ -61,9 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "login":
-            from .auth import login
+            from .auth import login, scopes_for
 
-            print(repr(login(args.method or "auto", open_browser=args.open_browser)))
+            print(repr(login(args.method or "auto", open_browser=args.open_browser,
+                             scopes=scopes_for(*args.features))))
             return 0
         if args.command == "logout":
             from .auth import logout

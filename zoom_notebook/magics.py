@@ -235,7 +235,7 @@ class ZoomChat(Magics):
         if args.command == "outbox":
             return self._outbox(args)
         if args.command == "login":
-            return auth.login(args.method or "auto")
+            return auth.login(args.method or "auto", scopes=auth.scopes_for(*args.features))
         if args.command == "logout":
             print(auth.logout())
             return None
