@@ -7,6 +7,7 @@ Targets and mentions are checked up front, before the work starts.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import socket
@@ -14,14 +15,16 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .config import Settings
 from .errors import ValidationError
 from .message import Mentions
 from .outbox import Item, get_outbox
-from .people import channel_name
 from .receipts import Failed, Receipt, Sending
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import SentMessage
 
 T = TypeVar("T")
 
@@ -36,9 +39,14 @@ def resolve_target(to_channel: str | None, to_contact: str | None,
         return {"to_channel": settings.default_channel}
     if settings.default_contact:
         return {"to_contact": settings.default_contact}
+    from .webhook import configured
+
+    if configured(settings):  # Zoom's Incoming Webhook app: alerts with no OAuth app
+        return {"via": "webhook"}
     raise ValidationError("to_contact/to_channel", "say where alerts go: pass to_channel= or "
                           "to_contact=, or set a default (`%config ZoomChat.default_channel "
-                          "= '...'` or default_channel in config.json)")
+                          "= '...'` or default_channel in config.json), or set "
+                          "ZOOM_WEBHOOK_URL and ZOOM_WEBHOOK_TOKEN (docs/zoom-app.md)")
 
 
 def check_alert_target(target: dict[str, Any], mentions: Mentions, reply_to: str | None,
@@ -52,7 +60,7 @@ def check_alert_target(target: dict[str, Any], mentions: Mentions, reply_to: str
 def post_alert(message: str, *, to_channel: str | None = None, to_contact: str | None = None,
                mentions: Mentions = None, reply_to: str | None = None,
                reply_ref: Item | None = None, show: bool = True,
-               settings: Settings | None = None) -> Item | None:
+               settings: Settings | None = None, via: str | None = None) -> Item | None:
     """Queue one alert in the outbox (returns once it is on disk) with a receipt that
     updates in place. Returns the outbox item, or None for a dry run.
 
@@ -61,43 +69,37 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
     from .api import prepare, thread_key
 
     settings = settings or Settings.load()
-    target = resolve_target(to_channel, to_contact, settings)
+    target = {"via": via} if via else resolve_target(to_channel, to_contact, settings)
     draft = prepare(message, mentions=mentions, reply_to=reply_to, settings=settings,
                     fit=True, **target)
     payload = draft.payload
     if settings.dry_run:
         if show:
-            Receipt(Sending(draft.target, payload["message"], note="dry run: not sent"))
+            Receipt(Sending(draft.where, payload["message"], note="dry run: not sent"))
         return None
-    receipt = Receipt(Sending(draft.target, payload["message"], note="queued"), show=show)
+    receipt = Receipt(Sending(draft.where, payload["message"], note="queued"), show=show)
     item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
                 reply_ref=reply_ref, thread_key=list(thread_key(draft)))
-    name = channel_name(draft.target, settings) if draft.kind == "to_channel" else None
-    item.on_done = functools.partial(_update_receipt, receipt, name)
+    item.on_done = functools.partial(_update_receipt, receipt, draft.receipt())
     get_outbox().put(item)
     if item.save_error and item.status == "queued":
-        receipt.update(Sending(draft.target, payload["message"], note=(
+        receipt.update(Sending(draft.where, payload["message"], note=(
             f"queued in memory only — it could not be saved to the outbox "
             f"({item.save_error}); if this kernel dies before it is sent, it is lost")))
     return item
 
 
-def _update_receipt(receipt: Receipt, name: str | None, item: Item) -> None:
-    from .api import SentMessage
-
+def _update_receipt(receipt: Receipt, shape: SentMessage, item: Item) -> None:
+    """``shape``: the draft's receipt (where it goes, named as a person reads it)."""
     if item.status == "superseded":  # a later edit (or the first post) carries the text
         return
-    kind, target = item.conversation
     first = item.ref or item  # an edit shows the message it edits, with its new text
     if item.status == "sent":
-        receipt.update(SentMessage(
-            id=item.message_id, message=item.payload["message"],
-            to_channel=target if kind == "to_channel" else None,
-            to_contact=target if kind == "to_contact" else None,
-            reply_to=first.payload.get("reply_main_message_id"),
-            channel_name=name))
+        receipt.update(dataclasses.replace(
+            shape, id=item.message_id, message=item.payload["message"],
+            reply_to=first.request_payload().get("reply_main_message_id")))
     else:
-        receipt.update(Failed(target, item.payload["message"], item.error or "?",
+        receipt.update(Failed(shape.target, item.payload["message"], item.error or "?",
                               item.hint or "", unknown=item.status == "unknown"))
 
 
@@ -176,8 +178,7 @@ class notify:  # a class used like a function: ``with zn.notify(...)``
                     f"{short_traceback(exc)}")
         try:
             self.item = post_alert(text, mentions=self.mentions, reply_to=self.reply_to,
-                                   show=self.show, to_channel=self._target.get("to_channel"),
-                                   to_contact=self._target.get("to_contact"))
+                                   show=self.show, **self._target)
         except Exception as err:  # never let the alert hurt the computation
             warnings.warn(f"zoom-notebook could not queue the alert: {err}", stacklevel=2)
 
@@ -220,7 +221,7 @@ class Progress(Generic[T]):
     failure of the loop body (a plain ``for`` loop can only see that it stopped)."""
 
     def __init__(self, iterable: Iterable[T], total: int | None, desc: str,
-                 target: dict[str, str], mentions: Mentions, reply_to: str | None,
+                 target: dict[str, Any], mentions: Mentions, reply_to: str | None,
                  every: float, show: bool, settings: Settings) -> None:
         self._iterable = iterable
         self.total = total
@@ -259,14 +260,17 @@ class Progress(Generic[T]):
         self.item = post_alert(
             f"⏳ {self.desc}: started (0{self._of}) {where_and_when()}",
             mentions=self._mentions, reply_to=self._reply_to, show=self._show,
-            settings=self._settings, to_channel=self._target.get("to_channel"),
-            to_contact=self._target.get("to_contact"))
+            settings=self._settings, **self._target)
 
     def _edit(self, text: str, *, final: bool = False) -> None:
         if self._finished:
             return
         self._finished = final
         if self.item is None:  # dry run
+            return
+        if "via" in self._target:  # a webhook post has no id to edit: start and end only
+            if final:
+                post_alert(text, show=self._show, settings=self._settings, **self._target)
             return
         from .api import prepare
 

@@ -50,9 +50,13 @@ class SentMessage(Shown):
     request: dict[str, Any] | None = None
     #: the channel's name, when this kernel knows it (no call to Zoom is made for it)
     channel_name: str | None = None
+    #: sent through Zoom's Incoming Webhook app (how the receipt names it)
+    webhook: str | None = None
 
     @property
     def target(self) -> str:
+        if self.webhook:
+            return self.webhook
         if self.to_channel:
             return (f"channel #{self.channel_name} ({self.to_channel})" if self.channel_name
                     else f"channel {self.to_channel}")
@@ -72,8 +76,12 @@ class SentMessage(Shown):
         for att in self.attachments:
             rows.append(("file", f"{att.name} ({att.id})" if att.id
                          else f"{att.name} — NOT SENT: {att.error}"))
-        rows.append(("id", self.id or ("(dry run: nothing sent)" if self.dry_run
-                                       else "(delivered; Zoom gave no message id)")))
+        if self.webhook:
+            rows.append(("note", "an Incoming Webhook post has no id: it cannot be edited, "
+                                 "replied to or read back"))
+        else:
+            rows.append(("id", self.id or ("(dry run: nothing sent)" if self.dry_run
+                                           else "(delivered; Zoom gave no message id)")))
         if self.dry_run:
             import json
 
@@ -190,6 +198,11 @@ class Draft:
     settings: Settings
 
     def receipt(self) -> SentMessage:
+        if self.kind == "to_webhook":
+            from .webhook import where
+
+            return SentMessage(id=None, message=self.payload["message"],
+                               webhook=where(self.settings))
         mention_names = [item.get("at_contact", "all")
                          for item in self.payload.get("at_items", [])]
         channel = self.target if self.kind == "to_channel" else None
@@ -202,6 +215,10 @@ class Draft:
     @property
     def where(self) -> str:
         """The target as a person reads it: ``#name`` when known, else the id or email."""
+        if self.kind == "to_webhook":
+            from .webhook import where
+
+            return where(self.settings)
         name = self.kind == "to_channel" and channel_name(self.target, self.settings)
         return f"#{name}" if name else self.target
 
@@ -246,6 +263,7 @@ def prepare(
     user: str | None = None,
     settings: Settings | None = None,
     fit: bool = False,
+    via: str | None = None,
 ) -> Draft:
     """Check everything and build the request, with no token or network work (except a
     channel given by name, ``"#data-science"``: the channel list is read once and cached).
@@ -257,6 +275,10 @@ def prepare(
     settings = settings or Settings.load()
     if user is not None:
         check_id("user", user)
+    if via is not None:
+        return _prepare_webhook(message, via, settings, fit=fit, to_contact=to_contact,
+                                to_channel=to_channel, reply_to=reply_to, mentions=mentions,
+                                files=files)
     if fit and isinstance(message, str):  # an alert's text is made, not typed: never refused
         message = sendable(message)
     if is_channel_name(to_channel):  # the one network call prepare may make (cached)
@@ -279,6 +301,24 @@ def prepare(
         payload["reply_main_message_id"] = last
         resolved_reply = last
     return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)
+
+
+def _prepare_webhook(message: str, via: str, settings: Settings, *, fit: bool,
+                     **cannot: Any) -> Draft:
+    """A draft for Zoom's Incoming Webhook: text only (see :mod:`zoom_notebook.webhook`)."""
+    from . import webhook
+
+    if via != "webhook":
+        raise ValidationError("via", "'webhook' (Zoom's Incoming Webhook app) or None "
+                                     "(your login)")
+    for field, value in cannot.items():
+        if value:
+            raise ValidationError(field, webhook.CANNOT[field])
+    webhook.check_settings(settings)
+    text = webhook.check_text(sendable(message) if fit and isinstance(message, str)
+                              else message, fit)
+    return Draft({"message": text, "to_webhook": webhook.TARGET}, [], "to_webhook",
+                 webhook.TARGET, settings.user, None, None, settings)
 
 
 def latest_thread(*, to_channel: str | None = None, to_contact: str | None = None,
@@ -317,6 +357,16 @@ def deliver(draft: Draft) -> SentMessage:
     from .resolve import send_resolved
 
     sent = draft.receipt()
+    if draft.kind == "to_webhook":  # no id, no files, nothing to read back
+        from . import webhook
+
+        if draft.settings.dry_run:
+            sent.dry_run = True
+            sent.request = {"method": "POST", "url": "ZOOM_WEBHOOK_URL?format=full",
+                            "json": webhook.body(draft.payload["message"])}
+        else:
+            webhook.post(draft.payload["message"], draft.settings)
+        return sent
     settings, kind, target = draft.settings, draft.kind, draft.target
     if settings.dry_run:
         sent.dry_run = True
@@ -396,6 +446,7 @@ def send(
     files: Iterable[FileSpec] = (),
     user: str | None = None,
     settings: Settings | None = None,
+    via: str | None = None,
 ) -> SentMessage:
     """Send a Team Chat message and return its :class:`SentMessage` once delivered.
 
@@ -403,11 +454,13 @@ def send(
     ``reply_to`` is a message id, or ``"last"`` for the thread this process last sent
     to in that conversation. ``mentions``: emails, ``"all"``, or a dict of display name
     -> email. ``files``: paths or ``(name, bytes)`` pairs, sent into the same thread.
-    Everything is validated before any token or network work.
+    Everything is validated before any token or network work. ``via="webhook"`` posts
+    through Zoom's Incoming Webhook app (``ZOOM_WEBHOOK_URL``/``ZOOM_WEBHOOK_TOKEN``) to
+    the channel it was connected in: text only, no target, mentions, thread or files.
     """
     return deliver(prepare(message, to_contact=to_contact, to_channel=to_channel,
                            reply_to=reply_to, mentions=mentions, files=files, user=user,
-                           settings=settings))
+                           settings=settings, via=via))
 
 
 def _contact_id(client: Any, email: str) -> str:

@@ -23,7 +23,7 @@ AUTONOTIFY_KEEP = 8 * TAIL
 
 
 class AutoNotify:
-    def __init__(self, shell: Any, *, after: float, target: dict[str, str],
+    def __init__(self, shell: Any, *, after: float, target: dict[str, Any],
                  thread: bool = False) -> None:
         self.shell = shell
         self.after = after
@@ -113,8 +113,7 @@ class AutoNotify:
                 body = (body + "\n" + str(data.get("text/plain", ""))).strip()[-TAIL:]
         text = head + ("\n" + body if body else "")
         root = self.thread_root if self.thread else None
-        item = post_alert(text, reply_ref=root, to_channel=self.target.get("to_channel"),
-                          to_contact=self.target.get("to_contact"))
+        item = post_alert(text, reply_ref=root, **self.target)
         if item is not None:
             self.alerts.append(item)
             if self.thread and self.thread_root is None:

@@ -36,9 +36,11 @@ ENV_VARS: dict[str, str] = {
     "ZOOM_OAUTH_URL": "oauth_url",
     "ZOOM_NOTEBOOK_HOME": "home",
     "ZOOM_NOTEBOOK_DRY_RUN": "dry_run",
+    "ZOOM_WEBHOOK_URL": "webhook_url",
+    "ZOOM_WEBHOOK_TOKEN": "webhook_token",
 }
 
-SECRET_FIELDS = frozenset({"client_secret", "access_token"})
+SECRET_FIELDS = frozenset({"client_secret", "access_token", "webhook_token"})
 #: Keys the config file may set (everything but secrets and the home folder itself).
 FILE_KEYS = frozenset(
     {"client_id", "account_id", "user", "api_url", "file_api_url", "oauth_url", "dry_run",
@@ -86,6 +88,9 @@ class Settings:
     default_channel: str | None = None
     default_contact: str | None = None
     login_method: str | None = None
+    #: Zoom's Incoming Webhook app (zoom_notebook.webhook): its endpoint and token
+    webhook_url: str | None = dataclasses.field(default=None, repr=False)
+    webhook_token: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def home_dir(self) -> Path:

@@ -386,10 +386,12 @@ class ZoomChat(Magics):
         self.autonotifier = AutoNotify(self.ip, after=after, target=target,
                                        thread=args.thread)
         self.autonotifier.register()
-        where = next(iter(target.values()))
+        webhook = "via" in target
+        where = "the Incoming Webhook's channel" if webhook else next(iter(target.values()))
+        thread = (" (an Incoming Webhook cannot thread: each alert is its own message)"
+                  if webhook else " in one thread") if args.thread else ""
         print(f"zoom-notebook: cells that run longer than {after:g} s or fail will be posted "
-              f"to {where}{' in one thread' if args.thread else ''}. `%zoomchat autonotify "
-              "--off` stops it.")
+              f"to {where}{thread}. `%zoomchat autonotify --off` stops it.")
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:

@@ -181,11 +181,13 @@ class Item:
 
     @property
     def target(self) -> str:
-        return str(self.payload.get("to_channel") or self.payload.get("to_contact"))
+        return str(self.payload.get("to_channel") or self.payload.get("to_contact")
+                   or self.payload.get("to_webhook"))
 
     @property
     def conversation(self) -> tuple[str, str]:
-        kind = "to_channel" if "to_channel" in self.payload else "to_contact"
+        kind = next((k for k in ("to_channel", "to_contact", "to_webhook")
+                     if k in self.payload), "to_contact")
         return kind, self.target
 
     @property
@@ -582,8 +584,44 @@ class Outbox:
         except Exception as exc:  # a bug must not kill the worker or the user's code
             self._failed(item, exc, retry=False)
 
+    def _deliver_webhook(self, item: Item) -> None:
+        """A post to the Incoming Webhook: nothing can be read back, so a post that may
+        have arrived is never resent by itself (kept as unknown, shown)."""
+        from .config import Settings
+        from .errors import ConnectFailed, OutcomeUnknown, ZoomAPIError
+        from .webhook import post
+
+        if item.resolve_first and not item.force:  # it may have arrived before
+            item.status, item.error = "unknown", "a webhook post cannot be read back"
+            item.hint = ("It may or may not have arrived (an Incoming Webhook cannot be "
+                         "read back); `%zoomchat outbox --unknown` posts it again.")
+            self._journal(item, keep=True)
+            self._report(item)
+            return
+        if item.attempted_at is None:
+            item.attempted_at = time.time()
+        item.status, item.resolve_first = "inflight", True
+        self._journal(item, keep=True)
+        try:
+            post(item.payload["message"], Settings.load())
+        except OutcomeUnknown as exc:
+            item.status, item.error = "unknown", str(exc)
+            item.hint = ("It may or may not have arrived (an Incoming Webhook cannot be "
+                         "read back); `%zoomchat outbox --unknown` posts it again.")
+            self._journal(item, keep=True)
+            self._report(item)
+            return
+        except (ConnectFailed, ZoomAPIError, ValidationError):
+            item.resolve_first = False  # Zoom said no (or nothing was sent): not there
+            raise
+        self._sent(item, None)
+
     def _deliver_send(self, item: Item, *, now: bool = False) -> None:
         from .resolve import send_resolved
+
+        if "to_webhook" in item.payload:
+            self._deliver_webhook(item)
+            return
 
         if item.inherited and item.quiet_at and item.quiet_at > time.time():
             # a dead process's POST of it may still be handled: read back only after

@@ -169,6 +169,13 @@ class Sandbox:
                         "ZOOM_USER": user or self.me["email"]})
         return env
 
+    def webhook_env(self) -> dict[str, str]:
+        """``ZOOM_WEBHOOK_URL`` and ``ZOOM_WEBHOOK_TOKEN`` of the sandbox's Incoming Webhook
+        (connected in #alerts): alerts with no OAuth app."""
+        hook, (_, token) = next(iter(self.world.webhooks.items()))
+        return {"ZOOM_WEBHOOK_URL": f"{self.url}/incoming/hook/{hook}",
+                "ZOOM_WEBHOOK_TOKEN": token}
+
     # ------------------------------------------------------------------ test helpers
     def issue_token(self, user: str | None = None, lifetime: float = 3600.0,
                     scopes: str = APP_TOKEN_SCOPES) -> str:

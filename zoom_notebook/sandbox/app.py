@@ -147,6 +147,7 @@ class SandboxApp:
                  methods=["POST"]),
             Rule("/file-us01/v2/chat/users/<user>/files", endpoint="upload_file",
                  methods=["POST"]),
+            Rule("/incoming/hook/<hook>", endpoint="incoming_hook", methods=["POST"]),
             Rule("/_sandbox/reply", endpoint="sb_reply", methods=["POST"]),
             Rule("/_sandbox/reply_form", endpoint="sb_reply_form", methods=["POST"]),
             Rule("/_sandbox/clock", endpoint="sb_clock", methods=["POST"]),
@@ -182,7 +183,7 @@ class SandboxApp:
         if self.capture and is_api:
             request.get_data(cache=True, parse_form_data=False)  # kept for the check
         fault = self.faults.take(request.method, path) if (
-            is_api or path.startswith("/oauth/")) else None
+            is_api or path.startswith(("/oauth/", "/incoming/"))) else None
         if fault is not None:
             if fault.kind == "delay":
                 time.sleep(fault.seconds)
@@ -689,8 +690,50 @@ class SandboxApp:
                         at_items=[], reply_main_message_id=None, timestamp=0)
         return probe.conversation()
 
+    def on_incoming_hook(self, request: Request, hook: str) -> Response:
+        """Zoom's Incoming Webhook app: ``Authorization: <verification token>``, JSON
+        ``{"content": {"head": {"text"}, "body": [{"type": "message", "text"}]}}`` with
+        ``?format=full``, else the body is the text. Posts into the hook's channel."""
+        found = self.world.webhooks.get(hook)
+        if found is None:
+            response = json_response({"code": 404, "message": "Webhook not found"}, 404)
+        elif request.headers.get("Authorization", "") != found[1]:
+            response = json_response({"code": 401, "message": "Invalid verification token"},
+                                     401)
+        else:
+            text = self._hook_text(request)
+            if isinstance(text, Response):
+                response = text
+            else:
+                with self.world.lock:
+                    self.world.add_message(sender="incoming-webhook", kind="to_channel",
+                                           target=found[0], message=text, at_items=[],
+                                           reply_main_message_id=None)
+                response = Response(status=200)
+        self._log(request, response.status_code, "handled")
+        return response
+
+    @staticmethod
+    def _hook_text(request: Request) -> str | Response:
+        def bad(why: str) -> Response:
+            return json_response({"code": 400, "message": why}, 400)
+
+        if request.args.get("format") != "full":
+            text = request.get_data(as_text=True)
+            return text if text.strip() and len(text) <= 4000 else bad("Invalid message")
+        try:
+            content = json.loads(request.get_data(as_text=True))["content"]
+            head = str(content.get("head", {}).get("text", ""))
+            parts = [str(b["text"]) for b in content["body"] if b.get("type") == "message"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return bad("Invalid request body: content.body is required")
+        body = "\n".join(parts)
+        if not parts or len(head) > 250 or len(body) > 4000:
+            return bad("Invalid message: head at most 250 characters, body 1 to 4000")
+        return head + "\n" + body if head and body != head else (head or body)
+
     def _message_json(self, msg: Message) -> dict[str, Any]:
-        sender = self.world.users[msg.sender]
+        sender = self.world.sender(msg.sender)
         out: dict[str, Any] = {
             "id": msg.id, "message": msg.message, "sender": sender.email,
             # the spec's name, and the name earlier sandboxes served
@@ -765,7 +808,7 @@ class SandboxApp:
             thread.reverse()
         out = []
         for m in thread[:int(raw_limit)]:
-            u = self.world.users[m.sender]
+            u = self.world.sender(m.sender)
             out.append({"msg_id": m.id, "message": m.message,
                         "is_reply": m.reply_main_message_id is not None,
                         "timestamp": int(m.timestamp * 1000), "sender_user_id": u.id,

@@ -132,7 +132,7 @@ def _reply_box(world: World, conv: tuple[str, ...], thread: str | None) -> str:
 
 
 def _render_message(world: World, msg: Message, replies: list[Message]) -> str:
-    sender = world.users[msg.sender].display_name
+    sender = world.sender(msg.sender).display_name
     when = dt.datetime.fromtimestamp(msg.timestamp, dt.timezone.utc).strftime("%H:%M:%S")
     edited = " <i>(edited)</i>" if msg.edited else ""
     body = (f"<div class='msg' id='m-{html.escape(msg.id)}'><span class='who'>"

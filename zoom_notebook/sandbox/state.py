@@ -130,6 +130,18 @@ class World:
         self.client_secret = secrets.token_urlsafe(24)  # fresh per run, never in the package
         self.public_client_id = "sandbox-public-" + _rid(rng, 8)
         self.counters: dict[str, int] = {}
+        # Zoom's Incoming Webhook app, connected in #alerts (``/inc connect``): the hook id,
+        # its verification token, and the bot that posts (not a contact, not a member)
+        self.bots: dict[str, User] = {"incoming-webhook": User(
+            "incoming-webhook", "incoming-webhook@bots.zoom.us", "Incoming", "Webhook",
+            "incoming-webhook")}
+        alerts = next(c.id for c in self.channels.values() if c.name == "alerts")
+        self.webhooks: dict[str, tuple[str, str]] = {
+            _rid(rng, 22): (alerts, secrets.token_urlsafe(16))}
+
+    def sender(self, uid: str) -> User:
+        """A message's sender: a user, or a bot (the Incoming Webhook)."""
+        return self.users.get(uid) or self.bots[uid]
 
     def _add_user(self, rng: random.Random, first: str, last: str) -> None:
         uid = _rid(rng)
