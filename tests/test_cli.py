@@ -133,7 +133,13 @@ def test_issue13_outbox_from_the_shell(user_env, capsys):
     out = capsys.readouterr().out
     assert "1 undelivered" in out and "kept for later" in out
     assert user_env.messages() == []
-    assert main(["outbox"]) == 0
+    assert main(["outbox", "--retry"]) == 0
     assert "1 of 1 saved message(s) delivered now" in capsys.readouterr().out
     assert [m["message"] for m in user_env.messages()] == ["kept for later"]
     assert main(["outbox"]) == 0 and "empty" in capsys.readouterr().out
+    # --list, --retry and --clear are one choice: two of them is an error, not a guess
+    with pytest.raises(SystemExit) as exited:
+        main(["outbox", "--list", "--clear"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "not allowed with argument" in err and "Traceback" not in err

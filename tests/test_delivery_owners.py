@@ -23,10 +23,28 @@ TUNE = ("from zoom_notebook import client, outbox\n"
         "client.DEFAULT_TIMEOUT = (1.0, 2.0)\nclient.DEFAULT_RETRY_BUDGET = 0.5\n")
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_spawned():
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def spawn(code: str, sb, **extra: str) -> subprocess.Popen:
     env = {**os.environ, "CH": sb.channel_id("general"), "PYTHONUNBUFFERED": "1", **extra}
-    return subprocess.Popen([sys.executable, "-c", TUNE + code], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", TUNE + code], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def texts(sb) -> list[str]:

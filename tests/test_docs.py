@@ -94,3 +94,19 @@ def test_zoom_app_page_lists_the_scopes_each_feature_needs():
         row = f"| {name} | {what} | " + ", ".join(f"`{s}`" for s in scopes) + " |"
         assert row in page, row
     assert set(DEFAULT_SCOPES) == {s for _, sc in FEATURE_SCOPES.values() for s in sc}
+
+
+def test_readme_what_is_where_names_every_module_and_only_real_ones():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([\w/]+(?:\.py)?)` \|", section, flags=re.M))
+    package = ROOT / "zoom_notebook"
+    modules = {p.name for p in package.glob("*.py")} | {
+        p.name + "/" for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert listed == modules, (sorted(modules - listed), sorted(listed - modules))
+    for sub in re.findall(r"`(\w+\.py)` \(", section):  # the sandbox's modules named inline
+        assert (package / "sandbox" / sub).exists(), sub
+    for folder in ("tests/harness/", "tests/contract.py", "notebooks/", "benchmarks/"):
+        assert folder in section and (ROOT / folder).exists(), folder

@@ -25,11 +25,14 @@ def login_args(parser: argparse.ArgumentParser) -> None:
 
 
 def outbox_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--list", action="store_true", help="only list, do not retry")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="only list, do not retry")
+    what.add_argument("--retry", action="store_true",
+                      help="send them again (what it does with no option)")
+    what.add_argument("--clear", action="store_true", help="discard the saved messages")
     parser.add_argument("--unknown", action="store_true",
                         help="also resend messages whose outcome was unknown, once Zoom "
                              "is read back and does not have them")
-    parser.add_argument("--clear", action="store_true", help="discard the saved messages")
 
 
 def target_args(parser: argparse.ArgumentParser, *, required: bool = False) -> None:

@@ -92,6 +92,8 @@ def kill_process(run: str, env: dict[str, str], home: Path, tally: Tally,
         with tally.lock:
             tally.exits += 1
     reader.join(5)
+    proc.stdout.close()
+    proc.wait()
 
 
 def kill_kernel(run: str, env: dict[str, str], home: Path, tally: Tally,
@@ -127,8 +129,16 @@ def kill_kernel(run: str, env: dict[str, str], home: Path, tally: Tally,
             with tally.lock:
                 tally.mid_request += 1
     finally:
+        import asyncio
+
         kc.stop_channels()
-        km.cleanup_resources()
+        km.shutdown_kernel(now=True)  # reaps the killed process, removes its files
+        # jupyter_client runs its coroutines on a loop it makes for this thread and
+        # never closes: close it (the next kernel of this thread gets a new one)
+        try:
+            asyncio.get_event_loop_policy().get_event_loop().close()
+        except RuntimeError:  # no loop was made in this thread
+            pass
 
 
 def account(messages: list[dict[str, Any]], tally: Tally, kept: int) -> dict[str, int]:

@@ -65,6 +65,7 @@ def run(sb: Any, *, processes: int = 8, threads: int = 4, rounds: int = 100,
         for p in procs:
             if p.poll() is None:
                 p.kill()
+            p.wait()
     texts = collections.Counter(m["message"] for m in sb.messages()
                                 if m["message"].startswith("p"))
     expected = processes * threads * rounds
