@@ -10,7 +10,55 @@ _sandbox = None
 
 
 def sandbox_env(sb, home: str) -> dict[str, str]:
-    return {**sb.env(), "ZOOM_CLIENT_SECRET": sb.client_secret, "ZOOM_NOTEBOOK_HOME": home}
+    """What the demo gives its kernels: the sandbox's addresses and client id, and the
+    app's secret kept in the token folder (as `zoom-notebook keep-secret` does), not in
+    the environment."""
+    from pathlib import Path
+
+    from zoom_notebook.store import save_client_secret
+
+    save_client_secret(Path(home), sb.client_id, sb.client_secret)
+    return {**sb.env(), "ZOOM_NOTEBOOK_HOME": home}
+
+
+def _follow_display_updates() -> None:
+    """Make nbval see what a Jupyter frontend (and nbclient, which saves the notebooks)
+    shows: a receipt drawn as "sending…" and updated in place to "✓ Sent" is compared as
+    "✓ Sent". nbval ignores ``update_display_data`` (it prints "unhandled iopub msg").
+    Each display with an id is tagged in its metadata (which nbval never compares), and
+    the newest data for that id replaces it before the cell's outputs are compared."""
+    import nbval.plugin as plugin
+
+    if getattr(plugin, "_zoom_follows_updates", False):
+        return
+    newest: dict[str, dict] = {}
+    get_message = plugin.IPyNbFile.get_kernel_message
+    coalesce = plugin.coalesce_streams
+
+    def get_kernel_message(self, timeout=None, stream="iopub"):
+        while True:
+            msg = get_message(self, timeout=timeout, stream=stream)
+            content = msg.get("content", {})
+            display_id = (content.get("transient") or {}).get("display_id")
+            if msg["msg_type"] == "display_data" and display_id:
+                content.setdefault("metadata", {})["zoom_display_id"] = display_id
+                newest[display_id] = content["data"]
+            elif msg["msg_type"] == "update_display_data":
+                if display_id in newest:
+                    newest[display_id] = content["data"]
+                continue  # applied below, not an output of its own
+            return msg
+
+    def coalesce_streams(outputs):
+        for out in outputs:
+            display_id = (out.get("metadata") or {}).get("zoom_display_id")
+            if display_id in newest:
+                out["data"] = newest[display_id]
+        return coalesce(outputs)
+
+    plugin.IPyNbFile.get_kernel_message = get_kernel_message
+    plugin.coalesce_streams = coalesce_streams
+    plugin._zoom_follows_updates = True
 
 
 def pytest_configure(config):
@@ -19,9 +67,11 @@ def pytest_configure(config):
 
     if _sandbox is None and any(str(a).endswith((".ipynb", "notebooks", "notebooks/"))
                                 for a in config.args):
+        _follow_display_updates()
         _sandbox = Sandbox(channel_limits=False).start()
         home = tempfile.mkdtemp(prefix="zoom-nbval-")
         for var in ("ZOOM_ACCESS_TOKEN", "ZOOM_ACCOUNT_ID", "ZOOM_USER",
+                    "ZOOM_CLIENT_SECRET", "ZOOM_WEBHOOK_URL", "ZOOM_WEBHOOK_TOKEN",
                     "ZOOM_NOTEBOOK_DRY_RUN"):
             os.environ.pop(var, None)
         os.environ.update(sandbox_env(_sandbox, home))

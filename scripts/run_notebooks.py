@@ -28,7 +28,8 @@ ORDER = ["quickstart.ipynb", "magics.ipynb", "alerts.ipynb", "compose.ipynb",
 def main(names: list[str]) -> None:
     with Sandbox(channel_limits=False) as sb, tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items()
-               if k not in ("ZOOM_ACCESS_TOKEN", "ZOOM_ACCOUNT_ID", "ZOOM_USER")}
+               if k not in ("ZOOM_ACCESS_TOKEN", "ZOOM_ACCOUNT_ID", "ZOOM_USER",
+                            "ZOOM_CLIENT_SECRET", "ZOOM_WEBHOOK_URL", "ZOOM_WEBHOOK_TOKEN")}
         env.update(sandbox_env(sb, home))
         for name in names or ORDER:
             path = ROOT / "notebooks" / name

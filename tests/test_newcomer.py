@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -251,3 +252,40 @@ def test_a_default_login_can_use_every_feature_and_a_narrow_one_gets_4711(oauth_
     assert zn.contacts("grace")
     sent = zn.send("by name", to_channel="#data-science")
     assert sent.channel_name == "data-science"
+
+
+@pytest.mark.slow
+def test_issue13_quickstart_runs_top_to_bottom_as_the_demo_runs_it(tmp_path):
+    """A fresh kernel with the environment ./scripts/demo gives it: every cell runs as
+    written, receipts name channels by name, and the status shows no secret warning (the
+    demo keeps the app's secret in the token folder, not in the kernel's environment)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from zoom_notebook import demo
+    from zoom_notebook.sandbox import Sandbox
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    with Sandbox(channel_limits=False) as sb:
+        env = demo._kernel_env(sb, str(tmp_path / "home"))
+        assert "ZOOM_CLIENT_SECRET" not in env
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
+        received = sb.messages()
+    shown = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", out
+            text = out.get("text") or out.get("data", {}).get("text/plain", "")
+            shown.append("".join(text))
+    receipts = [t for t in shown if t.startswith("✓ Sent to")]
+    assert len(receipts) == 3
+    assert sum(t.startswith("✓ Sent to channel #data-science (") for t in receipts) == 2
+    assert any(t.startswith("✓ Sent to contact grace.hopper@example.com") for t in receipts)
+    status = next(t for t in shown if t.startswith("✓ Logged in to Zoom"))
+    assert "sandbox (approved by" in status and "ZOOM_CLIENT_SECRET" not in status
+    assert len(received) == 5  # two channel messages, a DM, a file, nothing for the 2000-char one

@@ -30,7 +30,8 @@ def test_a_changed_checked_output_fails(tmp_path):
     assert run_nbval(tmp_path, "quickstart.ipynb").returncode == 0
     path = tmp_path / "quickstart.ipynb"
     nb = json.loads(path.read_text())
-    cell = next(c for c in nb["cells"] if "sorted(channels)" in "".join(c["source"]))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code"
+                and "zn.channels()" in "".join(c["source"]))
     assert "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"])
     data = cell["outputs"][0]["data"]
     text = "".join(data["text/plain"]) if isinstance(data["text/plain"], list) \
@@ -40,6 +41,26 @@ def test_a_changed_checked_output_fails(tmp_path):
     result = run_nbval(tmp_path, "quickstart.ipynb")
     assert result.returncode == 1
     assert "genral" in result.stdout
+
+
+def test_receipts_are_compared_as_they_end_up_not_as_they_started(tmp_path):
+    """A %%zoomchat receipt is drawn as "sending…" and updated in place to "✓ Sent":
+    nbval must compare what the user sees at the end (a saved "sending…" fails)."""
+    for name in ("conftest.py", "sanitize.cfg", "magics.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    path = tmp_path / "magics.ipynb"
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "Quarterly numbers" in "".join(c["source"]))
+    assert "nbval-check-output" in cell["metadata"]["tags"]
+    receipt = next(o for o in cell["outputs"] if "zoom-notebook-receipt" in
+                   "".join(o.get("data", {}).get("text/html", "")))
+    text = "".join(receipt["data"]["text/plain"])
+    assert text.startswith("✓ Sent to channel #data-science")  # names the channel
+    receipt["data"]["text/plain"] = text.replace("✓ Sent to", "⏳ Zoom: sending… to", 1)
+    path.write_text(json.dumps(nb))
+    result = run_nbval(tmp_path, "magics.ipynb")
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "sending…" in result.stdout and "Cell 2" in result.stdout
 
 
 def test_requests_made_by_notebook_kernels_are_checked_against_zooms_schema(tmp_path):

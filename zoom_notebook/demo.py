@@ -19,9 +19,15 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 def _kernel_env(sb: Any, home: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("ZOOM_ACCESS_TOKEN", "ZOOM_ACCOUNT_ID", "ZOOM_USER",
+                        "ZOOM_CLIENT_SECRET", "ZOOM_WEBHOOK_URL", "ZOOM_WEBHOOK_TOKEN",
                         "ZOOM_NOTEBOOK_DRY_RUN")}
     env.update(sb.env())
-    env.update({"ZOOM_CLIENT_SECRET": sb.client_secret, "ZOOM_NOTEBOOK_HOME": home})
+    env["ZOOM_NOTEBOOK_HOME"] = home
+    # The app's secret is kept in the token folder, as `zoom-notebook keep-secret` does,
+    # not in the kernel's environment (where `!env` would show it)
+    from .store import save_client_secret
+
+    save_client_secret(Path(home), sb.client_id, sb.client_secret)
     return env
 
 

@@ -28,8 +28,8 @@ _HINTS: dict[int, str] = {
     300: "Zoom rejected a parameter: check the field it names.",
     1001: "Zoom does not know this user or contact: check the email or user id, and that the "
     "person is in your Zoom account or your contacts.",
-    4130: "Zoom does not know this channel: check the channel id (list yours with "
-    "zn.ZoomChatClient.from_env().list_channels()).",
+    4130: "Zoom does not know this channel: check the channel id or '#name' (zn.channels() "
+    "lists yours).",
     4700: "The token lacks the scope this call needs: add chat_message:write (and the read "
     "scopes) to your Zoom app, then log in again.",
     4711: "The token lacks the scope this call needs: add chat_message:write (and the read "
