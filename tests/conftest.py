@@ -90,21 +90,32 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+def point_at(sb: Sandbox, monkeypatch: pytest.MonkeyPatch, credentials: str = "token"
+             ) -> Sandbox:
+    """Point the environment at ``sb``: its addresses and client id, and ``credentials``:
+    ``"token"`` (a user access token in ZOOM_ACCESS_TOKEN), ``"s2s"`` (Server-to-Server),
+    ``"secret"`` (a confidential OAuth app, no token yet) or ``"none"``. The one place
+    the tests do this (every fixture below and the tests with a sandbox of their own)."""
+    assert credentials in ("token", "s2s", "secret", "none"), credentials
+    for key, value in sb.env(server_to_server=credentials == "s2s").items():
+        monkeypatch.setenv(key, value)
+    if credentials == "token":
+        monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sb.issue_token())
+    elif credentials == "secret":
+        monkeypatch.setenv("ZOOM_CLIENT_SECRET", sb.client_secret)
+    return sb
+
+
 @pytest.fixture
 def user_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """The environment points at the sandbox with a user access token (ZOOM_ACCESS_TOKEN)."""
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sandbox.issue_token())
-    return sandbox
+    return point_at(sandbox, monkeypatch)
 
 
 @pytest.fixture
 def s2s_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """The environment points at the sandbox with Server-to-Server credentials."""
-    for key, value in sandbox.env(server_to_server=True).items():
-        monkeypatch.setenv(key, value)
-    return sandbox
+    return point_at(sandbox, monkeypatch, "s2s")
 
 
 def sandbox_posts(sb: Sandbox, suffix: str = "/messages") -> list[dict[str, Any]]:
@@ -116,10 +127,7 @@ def sandbox_posts(sb: Sandbox, suffix: str = "/messages") -> list[dict[str, Any]
 @pytest.fixture
 def oauth_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """The environment points at the sandbox with a confidential OAuth app (no token)."""
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("ZOOM_CLIENT_SECRET", sandbox.client_secret)
-    return sandbox
+    return point_at(sandbox, monkeypatch, "secret")
 
 
 class FakeBrowser:

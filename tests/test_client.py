@@ -8,6 +8,8 @@ from zoom_notebook import ValidationError, ZoomAPIError, ZoomChatClient
 from zoom_notebook.message import build_message
 from zoom_notebook.sandbox import Sandbox
 
+from .conftest import point_at
+
 
 @pytest.fixture
 def client(user_env: Sandbox) -> ZoomChatClient:
@@ -61,9 +63,7 @@ def test_file_limits_checked_before_sending(client, http_recorder):
 
 def test_paging_channels_contacts_members(monkeypatch):
     with Sandbox(extra_contacts=120) as sb:
-        for key, value in sb.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sb.issue_token())
+        point_at(sb, monkeypatch)
         client = ZoomChatClient.from_env()
         contacts = list(client.list_contacts(page_size=50))
         assert len(contacts) == 129 and len({c["id"] for c in contacts}) == 129

@@ -11,6 +11,8 @@ import pytest
 import zoom_notebook as zn
 from zoom_notebook.sandbox import Sandbox
 
+from .conftest import point_at
+
 
 def wait_for(pred, timeout=10.0):
     deadline = time.monotonic() + timeout
@@ -78,9 +80,7 @@ def test_send_is_enabled_only_when_valid_with_the_reason(form, user_env):
 
 def test_person_picker_pages_over_many_contacts(monkeypatch):
     with Sandbox(extra_contacts=520) as sb:
-        for key, value in sb.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("ZOOM_ACCESS_TOKEN", sb.issue_token())
+        point_at(sb, monkeypatch)
         form = zn.compose(debounce=0)
         form.kind.value = "to_contact"
         assert len(form.results.options) == 50

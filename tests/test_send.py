@@ -10,7 +10,7 @@ import zoom_notebook as zn
 from zoom_notebook import AuthError, ValidationError
 from zoom_notebook.config import Settings
 
-from .conftest import sandbox_posts
+from .conftest import point_at, sandbox_posts
 
 
 def test_send_with_mentions_returns_a_receipt(user_env):
@@ -146,8 +146,7 @@ def test_wrong_server_to_server_secret_is_a_clear_auth_error(s2s_env, monkeypatc
 
 
 def test_no_credentials_says_what_to_do(sandbox, monkeypatch):
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(sandbox, monkeypatch, "none")
     with pytest.raises(AuthError, match="zoomchat login"):
         zn.send("x", to_channel=sandbox.channel_id("general"))
 
