@@ -264,9 +264,14 @@ def prepare(
     settings: Settings | None = None,
     fit: bool = False,
     via: str | None = None,
+    markdown: bool = False,
 ) -> Draft:
     """Check everything and build the request, with no token or network work (except a
     channel given by name, ``"#data-science"``: the channel list is read once and cached).
+
+    ``markdown``: ``message`` is Markdown the user wrote, sent as Zoom rich text
+    (:mod:`zoom_notebook.markdown`); text this package made (captured output, alerts)
+    is never parsed.
 
     This is the one place a message is built, for every entry point: ``zn.send``, the
     magics, the form, the CLI, alerts, ``notify`` and ``progress``. ``fit``: cut a text
@@ -283,8 +288,14 @@ def prepare(
         message = sendable(message)
     if is_channel_name(to_channel):  # the one network call prepare may make (cached)
         to_channel = resolve_channel(str(to_channel), settings)
+    rich: list[dict[str, Any]] = []
+    if markdown and isinstance(message, str) and via is None:
+        from .markdown import to_rich_text
+
+        message, rich = to_rich_text(message)
     payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
-                     reply_to=None if reply_to == "last" else reply_to, mentions=mentions)
+                     reply_to=None if reply_to == "last" else reply_to, mentions=mentions,
+                     rich_text=rich or None)
     blobs = _read_files(files)
     kind = "to_channel" if "to_channel" in payload else "to_contact"
     target = payload[kind]
@@ -447,6 +458,7 @@ def send(
     user: str | None = None,
     settings: Settings | None = None,
     via: str | None = None,
+    markdown: bool = True,
 ) -> SentMessage:
     """Send a Team Chat message and return its :class:`SentMessage` once delivered.
 
@@ -457,10 +469,13 @@ def send(
     Everything is validated before any token or network work. ``via="webhook"`` posts
     through Zoom's Incoming Webhook app (``ZOOM_WEBHOOK_URL``/``ZOOM_WEBHOOK_TOKEN``) to
     the channel it was connected in: text only, no target, mentions, thread or files.
+    ``markdown`` (default): ``**bold**``, ``*italic*``, ``~~struck~~``, ``#`` headings,
+    lists, quotes and links are sent as Zoom rich text; ``markdown=False`` sends the text
+    as is.
     """
     return deliver(prepare(message, to_contact=to_contact, to_channel=to_channel,
                            reply_to=reply_to, mentions=mentions, files=files, user=user,
-                           settings=settings, via=via))
+                           settings=settings, via=via, markdown=markdown))
 
 
 def _contact_id(client: Any, email: str) -> str:

@@ -354,9 +354,10 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         if not text.strip():
             return "Write a message."
         used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
+        target: dict[str, Any] = dict(self.target)
         try:
             build_message(text, mentions=used or None, reply_to=self.thread.value or None,
-                          **self.target)
+                          **target)
         except ValidationError as exc:
             return exc.message[:1].upper() + exc.message[1:]
         return None

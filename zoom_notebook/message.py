@@ -176,11 +176,13 @@ def build_message(
     to_channel: str | None = None,
     reply_to: str | None = None,
     mentions: Mentions = None,
+    rich_text: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/users/{userId}/messages``.
 
     Raises :class:`ValidationError` naming the field for any bad input. Mentions listed
-    but missing from the text are put in front of it.
+    but missing from the text are put in front of it (and ``rich_text`` spans, computed
+    on ``message``, move with the text, so both agree on the final text).
     """
     kind, target = check_target(to_contact, to_channel)
     text = check_text("message", message)
@@ -189,8 +191,11 @@ def build_message(
 
     at_items, found = _assign_mentions(text, wanted)
     missing = [name for name, _ in wanted if name not in found]
+    shift = 0
     if missing:
-        text = " ".join("@" + name for name in missing) + " " + text
+        prefix = " ".join("@" + name for name in missing) + " "
+        shift = len(prefix)
+        text = prefix + text
         at_items, found = _assign_mentions(text, wanted)
         if len(found) != len(wanted):  # pragma: no cover - defensive
             raise ValidationError("mentions", "could not place every mention in the text")
@@ -205,6 +210,13 @@ def build_message(
     payload: dict[str, Any] = {"message": text, kind: target}
     if at_items:
         payload["at_items"] = at_items
+    if rich_text:
+        spans = [{**item, "start_position": item["start_position"] + shift,
+                  "end_position": min(len(text), item["end_position"] + shift)}
+                 for item in rich_text]
+        spans = [i for i in spans if i["start_position"] < i["end_position"]]  # a cut text
+        if spans:
+            payload["rich_text"] = spans
     if reply_to is not None:
         payload["reply_main_message_id"] = check_id("reply_to", reply_to)
     check_payload(payload)

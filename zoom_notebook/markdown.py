@@ -1,0 +1,144 @@
+"""Markdown as Zoom rich text: ``to_rich_text(md) -> (text, rich_text items)``.
+
+Parsed with markdown-it-py (CommonMark, the parser Jupyter Book and MyST use; imported
+on first use only) and walked token by token: no regular expressions over Markdown.
+
+What becomes what (CONTRACT-2026-12, "Formatting"): ``**bold**`` Bold, ``*italic*``
+Italic, ``~~struck~~`` Strikethrough, ``#``..``###`` Paragraph h1..h3 (deeper headings:
+Bold), ``-`` items BulletedList, ``1.`` items NumberedList, ``>`` Quote, ``[text](https://…)``
+AddLink (a link that is not http/https keeps its text and gets no link). Zoom has no
+code style, so code spans keep their backticks and fenced or indented blocks are kept
+line for line as they were written. The markers themselves (``**``, ``#``, ``-``, ``>``)
+are not in the text Zoom shows; list items keep no bullet character (Zoom draws it).
+
+Positions: code points of the final text (what Python's ``str`` indexes; the same unit as
+``at_items``, :mod:`zoom_notebook.message`), and ``end_position`` is EXCLUSIVE: the
+send-message schema's own ``rich_text`` example bolds the first character of "Hello" with
+start 0, end 1. (``at_items`` follows its own example, "@Shrijana" -> 0..8, inclusive; the
+two fields disagree in Zoom's document and each follows its own example.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: markdown-it token -> Zoom format_type, for inline spans
+_INLINE = {"strong": "Bold", "em": "Italic", "s": "Strikethrough"}
+#: markdown-it block token -> Zoom format_type (with format_attr), applied to whole lines
+_HEADING = {"h1": "h1", "h2": "h2", "h3": "h3"}
+
+_parser: Any = None
+
+
+def _md() -> Any:
+    global _parser
+    if _parser is None:
+        from markdown_it import MarkdownIt
+
+        _parser = MarkdownIt("commonmark").enable("strikethrough")
+    return _parser
+
+
+def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
+    """The text Zoom shows and its ``rich_text`` items (sorted by start position)."""
+    if not any(ch in source for ch in "*_~#->[`1234567890"):
+        return source, []  # nothing Markdown could mean: skip the parser
+    lines = source.split("\n")
+    out: list[str] = []  # pieces of the final text
+    items: list[dict[str, Any]] = []
+    length = 0
+    blocks: list[tuple[str, str | None, int]] = []  # open (format_type, attr, start)
+    lists: list[str] = []
+    first_block = True
+
+    def put(text: str) -> None:
+        nonlocal length
+        out.append(text)
+        length += len(text)
+
+    def new_block() -> None:
+        # blocks the user wrote apart stay apart (a blank line); lines inside one list
+        # or quote follow each other
+        nonlocal first_block
+        if not first_block:
+            put("\n" if token.level > 0 or inside[0] else "\n\n")
+        first_block = False
+
+    inside = [0]  # >0 while a top-level list or quote has put its first line
+
+    def span(kind: str, start: int, attr: str | None = None) -> None:
+        if length > start:
+            item: dict[str, Any] = {"start_position": start, "end_position": length,
+                                    "format_type": kind}
+            if attr is not None:
+                item["format_attr"] = attr
+            items.append(item)
+
+    for token in _md().parse(source):
+        kind = token.type
+        if kind in ("paragraph_open",):
+            if not token.hidden:  # a paragraph in a tight list item shares its line
+                new_block()
+        elif kind == "heading_open":
+            new_block()
+            attr = _HEADING.get(token.tag)
+            blocks.append(("Paragraph" if attr else "Bold", attr, length))
+        elif kind == "heading_close":
+            fmt, attr, start = blocks.pop()
+            span(fmt, start, attr)
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            lists.append("BulletedList" if kind == "bullet_list_open" else "NumberedList")
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            new_block()
+            blocks.append((lists[-1], None, length))
+        elif kind == "list_item_close":
+            fmt, attr, start = blocks.pop()
+            span(fmt, start, attr)
+        elif kind == "blockquote_open":
+            blocks.append(("Quote", None, length))
+        elif kind == "blockquote_close":
+            fmt, attr, start = blocks.pop()
+            span(fmt, start, attr)
+        elif kind in ("fence", "code_block"):
+            new_block()
+            begin, end = token.map or (0, 0)
+            put("\n".join(lines[begin:end]).rstrip("\n"))
+        elif kind == "hr":
+            new_block()
+            begin, end = token.map or (0, 0)
+            put("\n".join(lines[begin:end]))
+        elif kind == "html_block":
+            new_block()
+            put(token.content.rstrip("\n"))
+        elif kind == "inline":
+            _inline(token.children or [], put, span, lambda: length)
+    text = "".join(out)
+    items = [i for i in items if not (i["format_type"] == "AddLink" and
+                                      "\n" in text[i["start_position"]:i["end_position"]])]
+    return text, sorted(items, key=lambda i: (i["start_position"], -i["end_position"]))
+
+
+def _inline(children: list[Any], put: Any, span: Any, where: Any) -> None:
+    opened: list[tuple[str, str | None, int]] = []
+    for child in children:
+        kind = child.type
+        if kind == "text" or kind == "html_inline":
+            put(child.content)
+        elif kind == "code_inline":
+            put(child.markup + child.content + child.markup)  # kept as written
+        elif kind in ("softbreak", "hardbreak"):
+            put("\n")
+        elif kind.endswith("_open") and kind[:-5] in _INLINE:
+            opened.append((_INLINE[kind[:-5]], None, where()))
+        elif kind == "link_open":
+            href = str(child.attrs.get("href") or "")
+            ok = href.startswith(("http://", "https://")) and " " not in href
+            opened.append(("AddLink" if ok else "", href if ok else None, where()))
+        elif kind.endswith("_close") and opened:
+            fmt, attr, start = opened.pop()
+            if fmt:
+                span(fmt, start, attr)
+        elif kind == "image":
+            put(child.content or str(child.attrs.get("src") or ""))
