@@ -289,7 +289,7 @@ def prepare(
     if is_channel_name(to_channel):  # the one network call prepare may make (cached)
         to_channel = resolve_channel(str(to_channel), settings)
     rich: list[dict[str, Any]] = []
-    if markdown and isinstance(message, str) and via is None:
+    if markdown and isinstance(message, str):
         from .markdown import to_rich_text
 
         message, rich = to_rich_text(message)

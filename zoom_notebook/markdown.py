@@ -24,8 +24,8 @@ from typing import Any
 
 #: markdown-it token -> Zoom format_type, for inline spans
 _INLINE = {"strong": "Bold", "em": "Italic", "s": "Strikethrough"}
-#: markdown-it block token -> Zoom format_type (with format_attr), applied to whole lines
-_HEADING = {"h1": "h1", "h2": "h2", "h3": "h3"}
+#: heading tags Zoom has a Paragraph style for (format_attr); deeper ones are Bold
+_HEADINGS = ("h1", "h2", "h3")
 
 _parser: Any = None
 
@@ -56,15 +56,13 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
         out.append(text)
         length += len(text)
 
-    def new_block() -> None:
-        # blocks the user wrote apart stay apart (a blank line); lines inside one list
-        # or quote follow each other
+    def new_block(level: int) -> None:
+        # top-level blocks the user wrote apart stay apart (a blank line); lines inside
+        # a list or quote (level > 0) follow each other
         nonlocal first_block
         if not first_block:
-            put("\n" if token.level > 0 or inside[0] else "\n\n")
+            put("\n" if level > 0 else "\n\n")
         first_block = False
-
-    inside = [0]  # >0 while a top-level list or quote has put its first line
 
     def span(kind: str, start: int, attr: str | None = None) -> None:
         if length > start:
@@ -76,13 +74,14 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
 
     for token in _md().parse(source):
         kind = token.type
-        if kind in ("paragraph_open",):
+        if kind == "paragraph_open":
             if not token.hidden:  # a paragraph in a tight list item shares its line
-                new_block()
+                new_block(token.level)
         elif kind == "heading_open":
-            new_block()
-            attr = _HEADING.get(token.tag)
-            blocks.append(("Paragraph" if attr else "Bold", attr, length))
+            new_block(token.level)
+            heading = token.tag in _HEADINGS
+            blocks.append(("Paragraph" if heading else "Bold",
+                           token.tag if heading else None, length))
         elif kind == "heading_close":
             fmt, attr, start = blocks.pop()
             span(fmt, start, attr)
@@ -91,7 +90,7 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
         elif kind in ("bullet_list_close", "ordered_list_close"):
             lists.pop()
         elif kind == "list_item_open":
-            new_block()
+            new_block(token.level)
             blocks.append((lists[-1], None, length))
         elif kind == "list_item_close":
             fmt, attr, start = blocks.pop()
@@ -102,15 +101,15 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
             fmt, attr, start = blocks.pop()
             span(fmt, start, attr)
         elif kind in ("fence", "code_block"):
-            new_block()
+            new_block(token.level)
             begin, end = token.map or (0, 0)
             put("\n".join(lines[begin:end]).rstrip("\n"))
         elif kind == "hr":
-            new_block()
+            new_block(token.level)
             begin, end = token.map or (0, 0)
             put("\n".join(lines[begin:end]))
         elif kind == "html_block":
-            new_block()
+            new_block(token.level)
             put(token.content.rstrip("\n"))
         elif kind == "inline":
             _inline(token.children or [], put, span, lambda: length)

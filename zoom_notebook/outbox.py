@@ -591,12 +591,15 @@ class Outbox:
         from .errors import ConnectFailed, OutcomeUnknown, ZoomAPIError
         from .webhook import post
 
-        if item.resolve_first and not item.force:  # it may have arrived before
-            item.status, item.error = "unknown", "a webhook post cannot be read back"
+        def unknown(error: str) -> None:
+            item.status, item.error = "unknown", error
             item.hint = ("It may or may not have arrived (an Incoming Webhook cannot be "
                          "read back); `%zoomchat outbox --unknown` posts it again.")
             self._journal(item, keep=True)
             self._report(item)
+
+        if item.resolve_first and not item.force:  # it may have arrived before
+            unknown("a webhook post cannot be read back")
             return
         if item.attempted_at is None:
             item.attempted_at = time.time()
@@ -605,11 +608,7 @@ class Outbox:
         try:
             post(item.payload["message"], Settings.load())
         except OutcomeUnknown as exc:
-            item.status, item.error = "unknown", str(exc)
-            item.hint = ("It may or may not have arrived (an Incoming Webhook cannot be "
-                         "read back); `%zoomchat outbox --unknown` posts it again.")
-            self._journal(item, keep=True)
-            self._report(item)
+            unknown(str(exc))
             return
         except (ConnectFailed, ZoomAPIError, ValidationError):
             item.resolve_first = False  # Zoom said no (or nothing was sent): not there
