@@ -184,7 +184,8 @@ def test_attach_the_output_of_a_cell(user_env):
     form.text.value = "the answer"
     form.send_button.click()
     (att,) = form.last_sent.attachments
-    stored = next(m for m in user_env.messages() if m["id"] == att.id)
+    (stored,) = user_env.messages()  # the text and the output file in one message
+    assert stored["id"] == form.last_sent.id and stored["message"] == "the answer"
     assert stored["files"][0]["file_name"] == f"out-{n}.txt"
     assert stored["file_contents"] == [b"42"]
     assert form.cell_output.value == 0

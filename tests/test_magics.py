@@ -102,10 +102,10 @@ def test_image_display_arrives_as_a_file_in_the_thread(shell, user_env):
          "print('plotted')")
     sent = shell.user_ns["s"]
     (att,) = sent.attachments
-    by_id = {m["id"]: m for m in messages(user_env)}
-    assert by_id[att.id]["files"][0]["file_name"].endswith("-figure-1.png")
-    assert by_id[att.id]["file_contents"] == [PNG]
-    assert by_id[att.id]["reply_main_message_id"] == sent.id
+    (msg,) = messages(user_env)  # ONE message: the text and its figure
+    assert msg["id"] == sent.id and "plotted" in msg["message"]
+    assert msg["files"][0]["file_name"].endswith("-figure-1.png")
+    assert msg["files"][0]["file_id"] == att.id and msg["file_contents"] == [PNG]
 
 
 def test_long_output_is_a_preview_plus_the_whole_text_as_a_file(shell, user_env):
@@ -114,10 +114,35 @@ def test_long_output_is_a_preview_plus_the_whole_text_as_a_file(shell, user_env)
     sent = shell.user_ns["s"]
     assert len(sent.message) <= 1024 and "the whole output is attached" in sent.message
     (att,) = sent.attachments
-    stored = next(m for m in messages(user_env) if m["id"] == att.id)
+    (stored,) = messages(user_env)  # the preview and the whole text in one message
+    assert stored["id"] == sent.id and stored["files"][0]["file_id"] == att.id
     full = stored["file_contents"][0].decode()
     assert stored["files"][0]["file_name"].endswith("-output.txt")
     assert "line 000" in full and "line 299" in full and full.count("\n") >= 300
+
+
+def test_a_dataframe_result_is_a_text_preview_and_the_whole_table_as_csv(shell, user_env):
+    cell(shell, f"-c {shell.user_ns['CH']} -o s",
+         "import pandas as pd\npd.DataFrame({'model': ['a', 'b', 'c'] * 100, "
+         "'score': range(300)})")
+    (msg,) = messages(user_env)
+    assert "model" in msg["message"] and "score" in msg["message"]  # pandas' own preview
+    assert "[300 rows x 2 columns]" in msg["message"]
+    (f,) = msg["files"]
+    assert f["file_name"].endswith("-table.csv")
+    table = msg["file_contents"][0].decode().splitlines()
+    assert table[0] == ",model,score" and len(table) == 301 and table[-1] == "299,c,299"
+
+
+def test_seven_figures_keep_the_first_six_and_say_so(shell, user_env):
+    shell.user_ns["PNG"] = PNG
+    cell(shell, f"-c {shell.user_ns['CH']}",
+         "from IPython.display import Image, display\n"
+         "for _ in range(7):\n    display(Image(data=PNG))")
+    (msg,) = messages(user_env)
+    assert [f["file_name"].rsplit("-", 1)[1] for f in msg["files"]] == [
+        f"{i}.png" for i in range(1, 7)]
+    assert "+1 more figure(s) not sent: Zoom takes 6 files in one message" in msg["message"]
 
 
 def test_failing_cell_sends_short_traceback_then_raises(shell, user_env, capsys):

@@ -97,10 +97,10 @@ def test_the_cell_magic_names_its_own_cell_number(shell, user_env):
         f'display(Image(data=base64.b64decode("{png}")))\nprint("numbered")',
         store_history=True)
     assert result.success
-    (msg, *files) = [m for m in user_env.messages()]
+    (msg,) = user_env.messages()
     assert msg["message"].startswith(f"In [{result.execution_count}] finished")
     name = f"cell-{result.execution_count}-figure-1.png"
-    assert files and files[0]["files"][0]["file_name"] == name
+    assert msg["files"][0]["file_name"] == name
 
 
 # ---------------------------------------------------------------- issue 13 item 4, cont.

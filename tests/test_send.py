@@ -8,6 +8,7 @@ import pytest
 
 import zoom_notebook as zn
 from zoom_notebook import AuthError, ValidationError
+from zoom_notebook.errors import RateLimited
 from zoom_notebook.config import Settings
 
 from .conftest import point_at, sandbox_posts
@@ -54,26 +55,46 @@ def test_reply_to_last_without_history_is_a_validation_error(user_env, http_reco
     assert len(http_recorder.requests) == before
 
 
-def test_files_go_into_the_same_thread(user_env, tmp_path):
+def test_files_arrive_inside_the_one_message(user_env, tmp_path):
     channel = user_env.channel_id("alerts")
     path = tmp_path / "plot.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\nfake")
     sent = zn.send("with files", to_channel=channel, files=[path, ("data.csv", b"a,b\n")])
     assert [a.name for a in sent.attachments] == ["plot.png", "data.csv"]
-    assert all(a.id and not a.error for a in sent.attachments)
-    by_id = {m["id"]: m for m in user_env.messages()}
-    for att in sent.attachments:
-        assert by_id[att.id]["reply_main_message_id"] == sent.id
-    assert by_id[sent.attachments[0].id]["file_contents"] == [path.read_bytes()]
+    (msg,) = user_env.messages()  # one message: the text and both files
+    assert msg["id"] == sent.id and msg["message"] == "with files"
+    assert [f["file_name"] for f in msg["files"]] == ["plot.png", "data.csv"]
+    assert msg["file_contents"] == [path.read_bytes(), b"a,b\n"]
+    assert [f["file_id"] for f in msg["files"]] == [a.id for a in sent.attachments]
+    uploads = [r for r in sandbox_posts(user_env, "/files") if "/file-us01/" in r["path"]]
+    assert len(uploads) == 2 and all(u["files"] == {"file": [n]} for u, n in
+                                     zip(uploads, ["plot.png", "data.csv"]))
     assert "plot.png" in repr(sent)
 
 
-def test_file_to_a_contact_by_email_uses_their_user_id(user_env):
+def test_seven_files_are_refused_before_any_request(user_env, http_recorder):
+    files = [(f"f{i}.txt", b"x") for i in range(7)]
+    with pytest.raises(ValidationError) as err:
+        zn.send("too many", to_channel=user_env.channel_id("alerts"), files=files)
+    assert err.value.field == "files" and "at most 6" in str(err.value)
+    assert http_recorder.requests == [] and user_env.messages() == []
+
+
+def test_a_failed_upload_sends_nothing_and_says_why(user_env):
+    user_env.inject("status", status=429, retry_after=3600, method="POST", path="/files")
+    with pytest.raises(RateLimited) as err:
+        zn.send("with a file", to_channel=user_env.channel_id("alerts"),
+                files=[("a.csv", b"1")])
+    assert "429" in str(err.value) or "rate" in str(err.value).lower()
+    assert user_env.messages() == []  # not a text without the file it describes
+
+
+def test_a_file_to_a_contact_by_email_needs_no_lookup(user_env, http_recorder):
     grace = user_env.user("grace")
     sent = zn.send("see file", to_contact=grace["email"], files=[("a.txt", b"hi")])
-    assert sent.attachments[0].id
-    post = sandbox_posts(user_env, "/messages/files")[0]
-    assert post["form"]["to_contact"] == [grace["id"]]
+    (msg,) = user_env.messages()
+    assert msg["id"] == sent.id and msg["files"][0]["file_name"] == "a.txt"
+    assert not [r for r in http_recorder.requests if "/contacts" in r.url]
 
 
 def test_dry_run_sends_nothing(user_env, monkeypatch, http_recorder):

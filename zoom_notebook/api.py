@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, Iterable, Union
 from .config import Settings
 from .display import Card, Shown, preview
 from .errors import ValidationError, ZoomNotebookError
-from .message import MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
+from .message import MAX_FILES, MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
 from .people import channel_name, is_channel_name, resolve_channel
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
@@ -23,6 +24,9 @@ _clients: dict[tuple[Any, ...], Any] = {}
 #: (api_url, sender, "to_channel"|"to_contact", target) -> main message id of the thread
 #: this process last sent to in that conversation.
 _last_main: dict[tuple[str, str, str, str], str] = {}
+#: draft id -> (kind, target) of scheduled messages this process made (Zoom lists drafts
+#: without their conversation, and needs it to cancel one)
+_scheduled_where: dict[str, tuple[str, str]] = {}
 
 
 @dataclasses.dataclass
@@ -52,6 +56,11 @@ class SentMessage(Shown):
     channel_name: str | None = None
     #: sent through Zoom's Incoming Webhook app (how the receipt names it)
     webhook: str | None = None
+    #: a scheduled message: when Zoom will post it (aware UTC); ``id`` is then its draft id
+    scheduled_for: dt.datetime | None = None
+    #: a scheduled message cancelled with :meth:`cancel`
+    cancelled: bool = False
+    _settings: Settings | None = dataclasses.field(default=None, compare=False)
 
     @property
     def target(self) -> str:
@@ -62,6 +71,31 @@ class SentMessage(Shown):
                     else f"channel {self.to_channel}")
         return f"contact {self.to_contact}"
 
+    def cancel(self) -> "SentMessage":
+        """Cancel a scheduled message before it is due (``DELETE /chat/messages/schedule/
+        {draftId}``). Cancelling twice is harmless; a message already posted cannot be
+        cancelled (delete it in Zoom)."""
+        if self.scheduled_for is None:
+            raise ValidationError("cancel", "only a scheduled message (sent with at=) can be "
+                                            "cancelled; this one was posted at once")
+        if self.cancelled or self.dry_run:
+            self.cancelled = True
+            return self
+        if not self.id:
+            raise ValidationError("cancel", "Zoom gave no draft id for this message; cancel "
+                                            "it in Zoom, or find it with zn.scheduled()")
+        if not (self.to_channel or self.to_contact):
+            raise ValidationError("cancel", "Zoom needs the conversation to cancel a scheduled "
+                                            "message: list it with zn.scheduled(to_channel=...) "
+                                            "or zn.scheduled(to_contact=...)")
+        settings = self._settings or Settings.load()
+        _client_for(settings).delete_scheduled(self.id, to_channel=self.to_channel,
+                                               to_contact=self.to_contact)
+        self.cancelled = True
+        with _lock:
+            _scheduled_where.pop(self.id, None)
+        return self
+
     @property
     def thread_id(self) -> str | None:
         """The main message of the thread this message belongs to."""
@@ -69,6 +103,9 @@ class SentMessage(Shown):
 
     def card(self) -> Card:
         rows = [("to", self.target)]
+        if self.scheduled_for is not None:
+            rows.append(("scheduled", _local_time(self.scheduled_for)
+                         + (" — CANCELLED" if self.cancelled else "")))
         if self.reply_to:
             rows.append(("thread", f"reply to {self.reply_to}"))
         if self.mentions:
@@ -90,7 +127,20 @@ class SentMessage(Shown):
                                                     indent=2))
             return Card(f"Dry run — would send to {self.target} (nothing sent)", rows,
                         body=body, tone="info")
+        if self.scheduled_for is not None:
+            if self.cancelled:
+                return Card(f"Cancelled: the message to {self.target}", rows,
+                            body=preview(self.message), tone="info")
+            return Card(f"✓ Scheduled for {self.target}, {_local_time(self.scheduled_for)}",
+                        rows, body=preview(self.message))
         return Card(f"✓ Sent to {self.target}", rows, body=preview(self.message))
+
+
+def _local_time(when: dt.datetime) -> str:
+    """``when`` as this machine's local time, with the UTC time beside it."""
+    local = when.astimezone()
+    utc = when.astimezone(dt.timezone.utc).strftime("%H:%M UTC")
+    return local.strftime("%a %d %b %Y %H:%M %Z").strip() + f" ({utc})"
 
 
 def credential_key(settings: Settings) -> tuple[Any, ...]:
@@ -174,8 +224,10 @@ def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
             name = path.name
         check_file(name, content)
         out.append((name, bytes(content)))
-    if len(out) > 6:
-        raise ValidationError("files", "at most 6 files per message")
+    if len(out) > MAX_FILES:
+        raise ValidationError("files", f"{len(out)} files: Zoom takes at most {MAX_FILES} in "
+                                       "one message (file_ids); send the others in a "
+                                       "second message, or zip them into one")
     return out
 
 
@@ -207,10 +259,15 @@ class Draft:
                          for item in self.payload.get("at_items", [])]
         channel = self.target if self.kind == "to_channel" else None
         contact = self.target if self.kind == "to_contact" else None
+        from .schedule import parse_zoom_time
+
+        when = self.payload.get("scheduled_time")
         return SentMessage(id=None, message=self.payload["message"], to_channel=channel,
                            to_contact=contact, reply_to=self.reply_to,
                            mentions=mention_names, user=self.sender,
-                           channel_name=channel and channel_name(channel, self.settings))
+                           channel_name=channel and channel_name(channel, self.settings),
+                           scheduled_for=parse_zoom_time(when) if when else None,
+                           _settings=self.settings)
 
     @property
     def where(self) -> str:
@@ -265,9 +322,13 @@ def prepare(
     fit: bool = False,
     via: str | None = None,
     markdown: bool = False,
+    at: Any = None,
 ) -> Draft:
     """Check everything and build the request, with no token or network work (except a
     channel given by name, ``"#data-science"``: the channel list is read once and cached).
+
+    ``at``: schedule it (see :mod:`zoom_notebook.schedule`): an aware datetime, a
+    timedelta, ``"2h"``, ``"90m"`` or an ISO time, 30 min to 180 days ahead.
 
     ``markdown``: ``message`` is Markdown the user wrote, sent as Zoom rich text
     (:mod:`zoom_notebook.markdown`); text this package made (captured output, alerts)
@@ -283,7 +344,7 @@ def prepare(
     if via is not None:
         return _prepare_webhook(message, via, settings, fit=fit, to_contact=to_contact,
                                 to_channel=to_channel, reply_to=reply_to, mentions=mentions,
-                                files=files)
+                                files=files, at=at)
     if fit and isinstance(message, str):  # an alert's text is made, not typed: never refused
         message = sendable(message)
     if is_channel_name(to_channel):  # the one network call prepare may make (cached)
@@ -297,6 +358,10 @@ def prepare(
                      reply_to=None if reply_to == "last" else reply_to, mentions=mentions,
                      rich_text=rich or None)
     blobs = _read_files(files)
+    if at is not None:
+        from .schedule import due_time, zoom_time
+
+        payload["scheduled_time"] = zoom_time(due_time(at))
     kind = "to_channel" if "to_channel" in payload else "to_contact"
     target = payload[kind]
     sender = user or settings.user
@@ -378,36 +443,82 @@ def deliver(draft: Draft) -> SentMessage:
         else:
             webhook.post(draft.payload["message"], draft.settings)
         return sent
-    settings, kind, target = draft.settings, draft.kind, draft.target
+    settings = draft.settings
     if settings.dry_run:
         sent.dry_run = True
+        payload = dict(draft.payload)
+        if draft.files:
+            payload["file_ids"] = [f"<file id of {name}>" for name, _ in draft.files]
         sent.request = {"method": "POST", "url": f"{settings.api_url}/chat/users/"
-                        f"{draft.sender}/messages", "json": draft.payload}
+                        f"{draft.sender}/messages", "json": payload}
+        if draft.files:
+            sent.request["uploads_first"] = [
+                {"method": "POST", "url": f"{settings.file_api_url}/chat/users/"
+                 f"{draft.sender}/files", "file": name, "bytes": len(blob)}
+                for name, blob in draft.files]
         sent.attachments = [Attachment(name) for name, _ in draft.files]
         return sent
     client = _client_for(settings)
     _recover_once()
     sent.user = draft.user or client.user
-    file_target = target
-    if draft.files and kind == "to_contact" and "@" in target:
-        file_target = _contact_id(client, target)  # before anything is delivered
-    outcome = send_resolved(client, draft.payload, user=draft.user)
+    payload = draft.payload
+    if draft.files:  # uploaded first, then ONE message refers to them (file_ids)
+        sent.attachments = upload_files(client, draft.files, user=draft.user)
+        payload = {**payload, "file_ids": [att.id for att in sent.attachments]}
+    outcome = send_resolved(client, payload, user=draft.user)
     if outcome.state != "sent":
         assert outcome.error is not None
         raise outcome.error
     sent.id = outcome.message_id
-    if sent.id is not None:
+    if sent.scheduled_for is not None:
+        if sent.id:
+            with _lock:
+                _scheduled_where[sent.id] = (draft.kind, draft.target)
+    elif sent.id is not None:
         remember_thread(draft, sent.id)
-    thread = draft.reply_to or sent.id
-    for name, content in draft.files:
-        att = Attachment(name)
-        try:
-            att.id = client.send_file(name, content, reply_to=thread, user=draft.user,
-                                      **{kind: file_target})
-        except Exception as exc:  # the text was delivered: report the file, don't lose it
-            att.error = str(exc)
-        sent.attachments.append(att)
     return sent
+
+
+def upload_files(client: Any, files: list[tuple[str, bytes]], *, user: str | None
+                 ) -> list[Attachment]:
+    """Upload each file for ``file_ids``. Any failure is raised before the message is
+    sent: it arrives whole (text and files) or not at all, and the error says why
+    (``%%zoomchat`` then keeps the text in the outbox and says the files are not kept)."""
+    return [Attachment(name, client.upload_file(name, content, user=user))
+            for name, content in files]
+
+
+def scheduled(*, to_channel: str | None = None, to_contact: str | None = None,
+              settings: Settings | None = None) -> list[SentMessage]:
+    """This user's scheduled messages, soonest first (``GET /chat/messages/schedule``),
+    of one conversation when a target is given. Each has ``.scheduled_for`` and
+    ``.cancel()`` (Zoom needs the conversation to cancel: it is known for a target given
+    here, and for messages this kernel scheduled)."""
+    from .schedule import parse_zoom_time
+
+    settings = settings or Settings.load()
+    if is_channel_name(to_channel):
+        to_channel = resolve_channel(str(to_channel), settings)
+    zoom = _client_for(settings)
+    out = []
+    for item in zoom.list_scheduled(to_channel=to_channel, to_contact=to_contact):
+        did = str(item.get("draft_id") or "")
+        with _lock:
+            known = _scheduled_where.get(did)
+        kind, target = known or (("to_channel", to_channel) if to_channel else
+                                 ("to_contact", to_contact) if to_contact else ("", None))
+        channel = target if kind == "to_channel" else None
+        out.append(SentMessage(
+            id=did or None, message=str(item.get("message", "")), to_channel=channel,
+            to_contact=target if kind == "to_contact" else None,
+            reply_to=item.get("reply_main_message_id"), user=zoom.user,
+            channel_name=channel and channel_name(channel, settings),
+            scheduled_for=parse_zoom_time(str(item.get("scheduled_time", ""))),
+            attachments=[Attachment(str(f.get("file_name")), str(f.get("file_id")))
+                         for f in item.get("files") or []],
+            _settings=settings))
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    return sorted(out, key=lambda m: m.scheduled_for or far)
 
 
 def room(probe: Draft) -> int:
@@ -459,6 +570,7 @@ def send(
     settings: Settings | None = None,
     via: str | None = None,
     markdown: bool = True,
+    at: Any = None,
 ) -> SentMessage:
     """Send a Team Chat message and return its :class:`SentMessage` once delivered.
 
@@ -471,23 +583,18 @@ def send(
     the channel it was connected in: text only, no target, mentions, thread or files.
     ``markdown`` (default): ``**bold**``, ``*italic*``, ``~~struck~~``, ``#`` headings,
     lists, quotes and links are sent as Zoom rich text; ``markdown=False`` sends the text
-    as is.
+    as is. ``files`` are uploaded first and arrive in the same message (at most 6).
+    ``at``: schedule it instead of posting now — an aware ``datetime``, a ``timedelta``,
+    ``"2h"``, ``"90m"`` or ``"2026-12-24T09:00Z"``, 30 min to 180 days ahead; the
+    receipt has ``.scheduled_for`` and ``.cancel()``.
     """
     return deliver(prepare(message, to_contact=to_contact, to_channel=to_channel,
                            reply_to=reply_to, mentions=mentions, files=files, user=user,
-                           settings=settings, via=via, markdown=markdown))
-
-
-def _contact_id(client: Any, email: str) -> str:
-    """The file API takes user ids, not emails: look the contact up."""
-    for contact in client.search_contacts(email):
-        if str(contact.get("email", "")).lower() == email.lower() and contact.get("id"):
-            return str(contact["id"])
-    raise ValidationError("to_contact", f"no contact with email {email} was found to send "
-                                        "files to; pass their user id instead")
+                           settings=settings, via=via, markdown=markdown, at=at))
 
 
 def _forget_threads() -> None:
     """Forget which thread was last sent to (tests)."""
     with _lock:
         _last_main.clear()
+        _scheduled_where.clear()

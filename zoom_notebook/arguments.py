@@ -56,6 +56,17 @@ def message_args(parser: argparse.ArgumentParser, *, required: bool = False) -> 
                         help="an email, 'all', or 'Display Name=email' (repeat -m for more)")
 
 
+def text_args(parser: argparse.ArgumentParser, *, schedule: bool = True) -> None:
+    """``--plain`` (the text is not Markdown) and ``--at WHEN`` (schedule it)."""
+    parser.add_argument("--plain", action="store_true",
+                        help="send the text as is (by default **bold**, *italic*, lists, "
+                             "quotes, links and # headings become Zoom rich text)")
+    if schedule:
+        parser.add_argument("--at", dest="at", metavar="WHEN",
+                            help="schedule it: '2h', '90m', '3d' or an ISO time like "
+                                 "2026-12-24T09:00Z (Zoom: 30 min to 180 days ahead)")
+
+
 def parse_mentions(values: list[str]) -> Any:
     """``-m`` values: emails and 'all' as a list; any 'Name=email' makes it a dict."""
     if not values:

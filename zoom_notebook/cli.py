@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .arguments import login_args, message_args, outbox_args, parse_mentions
+from .arguments import login_args, message_args, outbox_args, parse_mentions, text_args
 from .errors import ZoomNotebookError
 
 
@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
     send = sub.add_parser("send", help="send a message")
     message_args(send, required=True)  # the same -c/-t/-r/-m as %zoomchat send
+    text_args(send)
     send.add_argument("-f", "--file", action="append", default=[], help="file to attach")
     send.add_argument("text", nargs="+", help="the message")
 
@@ -113,7 +114,8 @@ def _send(args: argparse.Namespace) -> int:
         reply_to = latest_thread(to_channel=args.channel, to_contact=args.contact)
     print(f"Sending to {args.channel or args.contact}…", file=sys.stderr, flush=True)
     sent = send(" ".join(args.text), to_channel=args.channel, to_contact=args.contact,
-                reply_to=reply_to, mentions=parse_mentions(args.mentions), files=args.file)
+                reply_to=reply_to, mentions=parse_mentions(args.mentions), files=args.file,
+                markdown=not args.plain, at=args.at)
     print(repr(sent))
     return 0
 

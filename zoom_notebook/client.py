@@ -210,6 +210,7 @@ class ZoomChatClient:
                 allow_redirects=False, **kwargs), "talking to Zoom")
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 url = urljoin(url, resp.headers["Location"])
+                kwargs["params"] = None  # the Location has the query already
                 resp.close()
                 continue
             return resp
@@ -306,6 +307,42 @@ class ZoomChatClient:
             data=data, files=[("files", (name, content, mime))], describe=(target, name),
         )
         return _new_id(resp) or ""
+
+    def upload_file(self, name: str, content: bytes, *, user: str | None = None) -> str:
+        """Upload one file for a message's ``file_ids`` (``POST /chat/users/{userId}/files``
+        on the file API, not posted anywhere by itself); return its file id.
+
+        Retried like a GET after an unknown outcome: a second upload makes at most an
+        unused file on Zoom's side, never a second message."""
+        check_file(name, content)
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        resp = self.request(
+            "POST", f"/chat/users/{self._user_path(user)}/files", base="file",
+            params={"postToPersonalChat": "false"}, files=[("file", (name, content, mime))],
+            idempotent=True, describe=(None, name),
+        )
+        file_id = _json_or_empty(resp).get("id")
+        if not isinstance(file_id, str) or not file_id:
+            raise ZoomAPIError(resp.status_code, None, f"Zoom accepted {name} but gave no "
+                               "file id", None)
+        return file_id
+
+    def list_scheduled(self, *, to_channel: str | None = None, to_contact: str | None = None
+                       ) -> Iterator[dict[str, Any]]:
+        """This user's scheduled messages (``GET /chat/messages/schedule``, all pages),
+        of one conversation when a target is given."""
+        params: dict[str, Any] = {"page_size": 50}
+        if to_channel is not None or to_contact is not None:
+            kind, target = check_target(to_contact, to_channel)
+            params[kind] = target
+        return self._pages("/chat/messages/schedule", "messages", params)
+
+    def delete_scheduled(self, draft_id: str, *, to_channel: str | None = None,
+                         to_contact: str | None = None) -> None:
+        """Cancel a scheduled message before it is due (Zoom answers 204)."""
+        kind, target = check_target(to_contact, to_channel)
+        did = quote(check_id("draft_id", draft_id), safe="")
+        self.request("DELETE", f"/chat/messages/schedule/{did}", params={kind: target})
 
     def identity(self, user: str | None = None) -> dict[str, str] | None:
         """Who sends as ``user`` (``email``, ``id``, ``member_id``), to recognise our own

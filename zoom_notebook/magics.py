@@ -15,11 +15,10 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
-from .arguments import login_args, message_args, outbox_args, parse_mentions, target_args
+from .arguments import login_args, message_args, outbox_args, parse_mentions, target_args, text_args
 from .errors import ValidationError, ZoomNotebookError
-from .message import sendable
+from .message import MAX_FILES, sendable
 
-MAX_FILES = 6
 HELP_WIDTH = 88  # the help is the docstring and docs/magics.md: the same on every terminal
 
 
@@ -50,6 +49,7 @@ def cell_parser() -> argparse.ArgumentParser:
     parser.add_argument("--message", metavar="TEXT",
                         help="text to send before the cell's output (default: which cell, "
                              "how long it took)")
+    text_args(parser, schedule=False)
     parser.add_argument("--compose", action="store_true",
                         help="do not run the cell: send its text, {expressions} filled in "
                              "(they are evaluated even with --dry-run, as IPython's {var} is)")
@@ -88,6 +88,7 @@ def line_parser() -> argparse.ArgumentParser:
     send, compose, auto, outbox, login = (sub.choices[n] for n in (
         "send", "compose", "autonotify", "outbox", "login"))
     message_args(send)
+    text_args(send)
     send.add_argument("text", nargs="+", metavar="TEXT", help="the message")
     target_args(compose)
     target_args(auto)
@@ -216,7 +217,8 @@ class ZoomChat(Magics):
             settings = self.settings()
             target = self._target(args, settings)
             self._send(" ".join(args.text), target, args.reply_to,
-                       parse_mentions(args.mentions), [], settings)
+                       parse_mentions(args.mentions), [], settings,
+                       markdown=not args.plain, at=args.at)
             return None  # the receipt is already shown (zn.send returns the object)
         if args.command == "compose":
             from .form import compose
@@ -261,7 +263,8 @@ class ZoomChat(Magics):
         room = api.room(probe)
         if args.compose:
             text = fill_template(cell.strip("\n"), self.ip.user_ns)
-            sent = self._send(text, target, args.reply_to, mentions, [], settings)
+            sent = self._send(text, target, args.reply_to, mentions, [], settings,
+                              markdown=not args.plain)
             self._store(args, sent)
             return None
 
@@ -309,16 +312,21 @@ class ZoomChat(Magics):
             files.append((name, (head + "\n" + body).encode("utf-8")))
             text = text_cut.rstrip() + note
         if not args.no_output:
+            table = _table_csv(capture.result)
+            if table is not None:
+                files.append((f"cell-{count}-table.csv", table))
             for i, (ext, blob) in enumerate(capture.images, 1):
                 if len(files) >= MAX_FILES:
-                    text = text[: budget - 40] + f"\n(+{len(capture.images) - i + 1} more "
-                    text += "figures not sent)"
+                    note = (f"\n(+{len(capture.images) - i + 1} more figure(s) not sent: "
+                            f"Zoom takes {MAX_FILES} files in one message)")
+                    text = text[: budget - len(note)] + note
                     break
                 files.append((f"cell-{count}-figure-{i}.{ext}", blob))
         return text, files
 
     def _send(self, text: str, target: dict[str, Any], reply_to: str | None, mentions: Any,
-              files: list[tuple[str, bytes]], settings: Any) -> Any:
+              files: list[tuple[str, bytes]], settings: Any, *, markdown: bool = False,
+              at: str | None = None) -> Any:
         """Send now and show the receipt (updated in place); a Zoom failure is shown and
         the message kept in the outbox, never lost."""
         from . import api
@@ -326,15 +334,10 @@ class ZoomChat(Magics):
         from .receipts import Failed, Receipt, Sending
 
         draft = api.prepare(text, reply_to=reply_to, mentions=mentions, files=files,
-                            settings=settings, **target)
+                            settings=settings, markdown=markdown, at=at, **target)
         where = draft.where
         if settings.dry_run:
             sent = api.deliver(draft)
-            if files:
-                sent.request = {"message": sent.request, "files": [
-                    {"method": "POST", "url": f"{settings.file_api_url}/chat/users/"
-                     f"{draft.sender}/messages/files", "file": name, "bytes": len(blob)}
-                    for name, blob in files]}
             from .display import show
 
             show(sent)
@@ -411,6 +414,20 @@ class ZoomChat(Magics):
 
 
 ZoomChat.zoomchat.__doc__ = help_text()
+
+
+def _table_csv(result: Any) -> bytes | None:
+    """A pandas DataFrame or Series result as CSV (the message has its text preview);
+    None for anything else, or a table too big for Zoom's 20 MB."""
+    if not type(result).__module__.startswith("pandas") or not hasattr(result, "to_csv"):
+        return None
+    from .client import MAX_FILE_BYTES
+
+    try:
+        data = str(result.to_csv()).encode("utf-8")
+    except Exception:  # an odd table: the text preview is still sent
+        return None
+    return data if len(data) <= MAX_FILE_BYTES else None
 
 
 def _cell_number(ip: Any) -> int:

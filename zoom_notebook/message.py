@@ -13,6 +13,8 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from .errors import ValidationError
 
 MAX_MESSAGE_LENGTH = 1024
+#: files in one message (Zoom's ``file_ids``: at most 6)
+MAX_FILES = 6
 MAX_FILE_IDS = 6
 
 _EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:]+@[^@\s\"<>(),;:]+\.[^@\s\"<>(),;:.]{2,}$")

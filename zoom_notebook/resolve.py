@@ -13,7 +13,8 @@ the conversation is read back in the time window of the attempt:
 - the listing itself failed (network, 5xx, rate limit) -> try the resolution later.
 
 Main messages are read with ``GET /chat/users/{userId}/messages`` (``from``/``to``);
-replies with the thread endpoint. :func:`send_resolved` is the one POST-with-resolution
+replies with the thread endpoint; a scheduled message (a draft until it is due) with
+``GET /chat/messages/schedule``. :func:`send_resolved` is the one POST-with-resolution
 that ``zn.send`` (via :mod:`zoom_notebook.api`) and the outbox both use.
 """
 
@@ -109,7 +110,12 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
     found: Iterable[Mapping[str, Any]]
     try:
         me = client.identity(user)
-        if thread:
+        if payload.get("scheduled_time"):  # a draft is not in the conversation yet
+            found = ({"id": m.get("draft_id"), **m}
+                     for m in client.list_scheduled(**{kind: target})
+                     if m.get("scheduled_time") == payload["scheduled_time"])
+            me = None  # Zoom lists this user's drafts only
+        elif thread:
             body = client.get_thread(str(thread), user=user, since=dt.datetime.fromtimestamp(
                 before, dt.timezone.utc), limit=100, **{kind: target})
             found = sorted(({"id": m.get("msg_id"), **m} for m in body.get("messages") or []

@@ -35,6 +35,7 @@ CANNOT = {
     "mentions": "an Incoming Webhook cannot @mention anyone; send through your login instead",
     "reply_to": "an Incoming Webhook cannot reply in a thread (Zoom gives it no message id)",
     "files": "an Incoming Webhook cannot send files",
+    "at": "an Incoming Webhook cannot schedule a message (Zoom gives it no draft to keep)",
     "to_contact": "an Incoming Webhook posts to its own channel only, not to a person",
     "to_channel": "an Incoming Webhook posts to the channel it was connected in: leave "
                   "to_channel out (or send without via='webhook')",
