@@ -184,6 +184,7 @@ def test_attach_the_output_of_a_cell(user_env):
     form.text.value = "the answer"
     form.send_button.click()
     (att,) = form.last_sent.attachments
+    assert att.id and att.name == f"out-{n}.txt"
     (stored,) = user_env.messages()  # the text and the output file in one message
     assert stored["id"] == form.last_sent.id and stored["message"] == "the answer"
     assert stored["files"][0]["file_name"] == f"out-{n}.txt"

@@ -8,8 +8,8 @@ import pytest
 
 import zoom_notebook as zn
 from zoom_notebook import AuthError, ValidationError
-from zoom_notebook.errors import RateLimited
 from zoom_notebook.config import Settings
+from zoom_notebook.errors import RateLimited
 
 from .conftest import point_at, sandbox_posts
 
@@ -68,7 +68,7 @@ def test_files_arrive_inside_the_one_message(user_env, tmp_path):
     assert [f["file_id"] for f in msg["files"]] == [a.id for a in sent.attachments]
     uploads = [r for r in sandbox_posts(user_env, "/files") if "/file-us01/" in r["path"]]
     assert len(uploads) == 2 and all(u["files"] == {"file": [n]} for u, n in
-                                     zip(uploads, ["plot.png", "data.csv"]))
+                                     zip(uploads, ["plot.png", "data.csv"], strict=True))
     assert "plot.png" in repr(sent)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "notify",
     "progress",
     "sandbox",
+    "scheduled",
     "send",
     "split_message",
     "status",
@@ -68,6 +69,7 @@ _LAZY = {
     "logout": ".auth",
     "status": ".auth",
     "send": ".api",
+    "scheduled": ".api",
     "SentMessage": ".api",
     "ZoomChatClient": ".client",
     "Settings": ".config",
@@ -84,7 +86,7 @@ _SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "cli
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
     from .alerts import notify, progress
-    from .api import SentMessage, send
+    from .api import SentMessage, scheduled, send
     from .auth import keep_client_secret, login, logout, status
     from .client import ZoomChatClient
     from .config import Settings

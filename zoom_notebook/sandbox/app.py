@@ -660,8 +660,9 @@ class SandboxApp:
                                     "scheduled_time": iso(d.due), "message": f["message"]}
             if f["at_items"]:
                 item["at_items"] = f["at_items"]
-            if f["rich_text"]:
-                item["rich_text"] = f["rich_text"]
+            if f["rich_text"]:  # this listing's schema requires format_attr on every item
+                # (UNVERIFIED what Zoom puts there for Bold and the like: "" here)
+                item["rich_text"] = [{"format_attr": "", **r} for r in f["rich_text"]]
             if f["reply_main_message_id"]:
                 item["reply_main_message_id"] = f["reply_main_message_id"]
             if f["files"]:
