@@ -259,7 +259,7 @@ def test_failed_send_is_shown_and_kept_then_delivered_by_outbox(shell, user_env,
 
 def test_autonotify_slow_failing_and_not_fast(shell, user_env):
     ch = shell.user_ns["CH"]
-    shell.run_line_magic("zoomchat", f"autonotify --after 0.3 -c {ch}")
+    shell.run_line_magic("zoomchat", f"autonotify --after 0.3 --batch-gap 0 -c {ch}")
     shell.run_cell("x = 1", store_history=True)
     shell.run_cell("import time; time.sleep(0.35); print('slow done'); 'result!'",
                    store_history=True)
@@ -279,8 +279,55 @@ def test_autonotify_slow_failing_and_not_fast(shell, user_env):
     assert len(messages(user_env)) == 3
 
 
+def test_autonotify_run_all_of_five_slow_cells_is_one_alert(shell, user_env):
+    shell.run_line_magic("zoomchat", f"autonotify --after 0.1 --batch-gap 0.5 "
+                                     f"-c {shell.user_ns['CH']}")
+    first = shell.execution_count
+    for i in range(5):  # as Run All does: each cell starts right after the last one
+        shell.run_cell(f"import time; time.sleep(0.12); print('step {i}')", store_history=True)
+    assert messages(user_env) == []  # the batch is not over yet
+    time.sleep(1.0)
+    assert get_outbox().flush(10)
+    (msg,) = messages(user_env)
+    head = msg["message"].split("\n")[0]
+    assert head.startswith("✅ 5 cells finished in ") and f"In [{first}]–[{first + 4}]" in head
+    assert "step 4" in msg["message"]
+    assert {r["format_type"] for r in msg["rich_text"]} == {"Bold", "FontColor"}
+    assert all(r["end_position"] == len(head) for r in msg["rich_text"])  # the headline
+    assert [r.get("format_attr") for r in msg["rich_text"]][1] == "1A7F37"  # green
+
+
+def test_autonotify_a_failing_run_names_the_failing_cell(shell, user_env):
+    shell.run_line_magic("zoomchat", f"autonotify --after 60 --batch-gap 0.5 "
+                                     f"-c {shell.user_ns['CH']}")
+    shell.run_cell("a = 1", store_history=True)
+    bad = shell.execution_count
+    shell.run_cell("raise KeyError('column')", store_history=True)
+    time.sleep(0.1)  # Run All stops at an error: nothing runs after it
+    time.sleep(0.9)
+    assert get_outbox().flush(10)
+    (msg,) = messages(user_env)
+    assert msg["message"].startswith(f"❌ In [{bad}] failed after ")
+    assert "cell 2 of a run of 2 cells" in msg["message"] and "KeyError: 'column'" in msg["message"]
+    assert msg["rich_text"][1]["format_attr"] == "CF222E"  # red
+
+
+def test_autonotify_cells_apart_are_separate_batches_and_off_posts_the_open_one(shell,
+                                                                                user_env):
+    shell.run_line_magic("zoomchat", f"autonotify --after 0 --batch-gap 0.3 "
+                                     f"-c {shell.user_ns['CH']}")
+    shell.run_cell("print('one')", store_history=True)
+    time.sleep(0.8)
+    shell.run_cell("print('two')", store_history=True)
+    shell.run_line_magic("zoomchat", "autonotify --off")  # the open batch is not lost
+    assert get_outbox().flush(10)
+    texts = [m["message"] for m in messages(user_env)]
+    assert len(texts) == 2 and "one" in texts[0] and "two" in texts[1]
+
+
 def test_autonotify_thread_keeps_alerts_in_one_thread(shell, user_env):
-    shell.run_line_magic("zoomchat", f"autonotify --after 0 --thread -c {shell.user_ns['CH']}")
+    shell.run_line_magic("zoomchat", f"autonotify --after 0 --batch-gap 0 --thread "
+                                     f"-c {shell.user_ns['CH']}")
     for i in range(3):
         shell.run_cell(f"print({i})", store_history=True)
     assert get_outbox().flush(10)
@@ -297,7 +344,8 @@ def test_alert_that_cannot_be_sent_leaves_the_cell_alone(shell, user_env, monkey
 
     monkeypatch.setattr(client_mod, "DEFAULT_RETRY_BUDGET", 0.5)
     monkeypatch.setattr("zoom_notebook.retry.OUTBOX_ATTEMPTS", 1)
-    shell.run_line_magic("zoomchat", f"autonotify --after 0 -c {shell.user_ns['CH']}")
+    shell.run_line_magic("zoomchat", f"autonotify --after 0 --batch-gap 0 "
+                                     f"-c {shell.user_ns['CH']}")
     user_env.stop()  # Zoom is unreachable
     r = shell.run_cell("21 * 2", store_history=True)
     assert r.success and r.result == 42

@@ -103,7 +103,31 @@ def test_alert_text_is_never_parsed(user_env):
 
     assert get_outbox().flush(10)
     (stored,) = user_env.messages()
-    assert "job **x**" in stored["message"] and not stored.get("rich_text")
+    assert "job **x**" in stored["message"]
+    # the only styling is the alert's headline (bold, green), over the whole first line:
+    # the asterisks are not read as Markdown
+    line = len(stored["message"].split("\n")[0])
+    assert [(r["format_type"], r["start_position"], r["end_position"])
+            for r in stored["rich_text"]] == [("Bold", 0, line), ("FontColor", 0, line)]
+
+
+def test_a_failed_alert_headline_is_red_and_mentions_come_first(user_env):
+    grace = user_env.user("grace")
+    ch = user_env.channel_id("general")
+    with pytest.raises(ValueError), zn.notify("etl", to_channel=ch, mentions=[grace["email"]],
+                                              show=False):
+        raise ValueError("bad row")
+    from zoom_notebook.outbox import get_outbox
+
+    assert get_outbox().flush(10)
+    (stored,) = user_env.messages()
+    text = stored["message"]
+    first = text.split("\n")[0]
+    bold, colour = stored["rich_text"]
+    assert text[bold["start_position"]:bold["end_position"]].startswith("❌ etl failed after")
+    assert bold["end_position"] == len(first) and colour["format_attr"] == "CF222E"
+    mention = stored["at_items"][0]
+    assert mention["start_position"] == 0 and bold["start_position"] > mention["end_position"]
 
 
 def test_the_parser_loads_only_on_first_use():

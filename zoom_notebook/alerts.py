@@ -65,13 +65,16 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
     updates in place. Returns the outbox item, or None for a dry run.
 
     The message is built by ``api.prepare`` like every other message (``reply_to="last"``,
-    mentions, Zoom's limits), cut to fit rather than refused."""
+    mentions, Zoom's limits), cut to fit rather than refused. A first line starting with
+    ✅ or ❌ is the alert's headline: bold, green or red."""
     from .api import prepare, thread_key
 
     settings = settings or Settings.load()
     target = {"via": via} if via else resolve_target(to_channel, to_contact, settings)
+    tone = ("ok" if message.startswith("✅") else "failed" if message.startswith("❌")
+            else None) if isinstance(message, str) and not via else None
     draft = prepare(message, mentions=mentions, reply_to=reply_to, settings=settings,
-                    fit=True, **target)
+                    fit=True, headline=tone, **target)
     payload = draft.payload
     if settings.dry_run:
         if show:

@@ -323,12 +323,16 @@ def prepare(
     via: str | None = None,
     markdown: bool = False,
     at: Any = None,
+    headline: str | None = None,
 ) -> Draft:
     """Check everything and build the request, with no token or network work (except a
     channel given by name, ``"#data-science"``: the channel list is read once and cached).
 
     ``at``: schedule it (see :mod:`zoom_notebook.schedule`): an aware datetime, a
     timedelta, ``"2h"``, ``"90m"`` or an ISO time, 30 min to 180 days ahead.
+
+    ``headline``: ``"ok"`` or ``"failed"``: the first line is bold, green or red (the
+    status colour of alerts; the one place this package adds ``FontColor``).
 
     ``markdown``: ``message`` is Markdown the user wrote, sent as Zoom rich text
     (:mod:`zoom_notebook.markdown`); text this package made (captured output, alerts)
@@ -354,6 +358,8 @@ def prepare(
         from .markdown import to_rich_text
 
         message, rich = to_rich_text(message)
+    if headline is not None and isinstance(message, str):
+        rich += headline_style(message, headline)
     payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
                      reply_to=None if reply_to == "last" else reply_to, mentions=mentions,
                      rich_text=rich or None)
@@ -377,6 +383,23 @@ def prepare(
         payload["reply_main_message_id"] = last
         resolved_reply = last
     return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)
+
+
+#: the status colours of alert headlines (Zoom's FontColor takes RGB without '#')
+STATUS_COLOURS = {"ok": "1A7F37", "failed": "CF222E"}
+
+
+def headline_style(text: str, tone: str) -> list[dict[str, Any]]:
+    """Bold and the status colour over the first line of ``text`` (positions in code
+    points, end exclusive: see :mod:`zoom_notebook.markdown`)."""
+    if tone not in STATUS_COLOURS:
+        raise ValidationError("headline", "'ok' or 'failed'")
+    end = len(text.split("\n", 1)[0])
+    if not end:
+        return []
+    return [{"start_position": 0, "end_position": end, "format_type": "Bold"},
+            {"start_position": 0, "end_position": end, "format_type": "FontColor",
+             "format_attr": STATUS_COLOURS[tone]}]
 
 
 def _prepare_webhook(message: str, via: str, settings: Settings, *, fit: bool,

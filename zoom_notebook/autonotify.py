@@ -1,6 +1,13 @@
 """``%zoomchat autonotify``: after every cell that ran longer than ``after`` seconds or
 failed, post which cell, where, how long, and the tail of its output or its error.
 
+Cells run one after another (Run All, a queue of cells, a notebook run by nbclient) are
+one batch: a cell that starts within ``batch_gap`` seconds of the previous one's end
+joins its batch, and ONE alert is posted when the batch ends (``batch_gap`` seconds pass
+with no new cell, the kernel exits, or autonotify is switched off): how many cells ran,
+the total time, and the failing cell with its traceback. A batch of one cell is posted
+as that cell. ``batch_gap=0`` posts every cell on its own, at once.
+
 The hooks are cheap when they do not fire (a clock read and two stream swaps per
 cell); when they do, the alert goes to the background outbox, so the next cell starts
 at once. Errors that only show as an error output (a failing ``__repr__``) count as
@@ -9,7 +16,10 @@ failures too.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import sys
+import threading
 import time
 from typing import Any
 
@@ -18,15 +28,39 @@ from .capture import BoundedLog, Tee
 from .outbox import Item
 
 TAIL = 700  # characters of output kept for the alert
+#: seconds between one cell's end and the next one's start that still make one batch
+DEFAULT_BATCH_GAP = 2.0
+
+
+@dataclasses.dataclass
+class Ran:
+    """One cell of a batch, as the alert tells it."""
+
+    count: int
+    took: float
+    failed: bool
+    body: str  # the tail of its output, its result, or its short traceback
+
+
+@dataclasses.dataclass
+class Batch:
+    cells: list[Ran] = dataclasses.field(default_factory=list)
+    started: float = 0.0  # perf_counter at the first cell's start
+    ended: float = 0.0  # perf_counter at the last cell's end
+
 #: characters of a cell's output autonotify holds while the cell runs (it uses the tail)
 AUTONOTIFY_KEEP = 8 * TAIL
 
 
 class AutoNotify:
     def __init__(self, shell: Any, *, after: float, target: dict[str, Any],
-                 thread: bool = False) -> None:
+                 thread: bool = False, batch_gap: float = DEFAULT_BATCH_GAP) -> None:
         self.shell = shell
         self.after = after
+        self.batch_gap = max(0.0, batch_gap)
+        self._batch: Batch | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
         self.target = target
         self.thread = thread
         self.thread_root: Item | None = None
@@ -43,8 +77,11 @@ class AutoNotify:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self.shell.showtraceback = self._showtraceback
+        atexit.register(self.end_batch)
 
     def unregister(self) -> None:
+        self.end_batch()  # a batch still open is posted now, not lost
+        atexit.unregister(self.end_batch)
         for name, hook in (("pre_run_cell", self.pre_run_cell),
                            ("post_run_cell", self.post_run_cell)):
             try:
@@ -64,6 +101,10 @@ class AutoNotify:
         if self._depth > 1:  # a cell run from inside a cell (%%zoomchat): not a new cell
             return
         self._saw_traceback = False
+        with self._lock:  # a cell starting within the gap continues the batch
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         self._events = BoundedLog(AUTONOTIFY_KEEP)
         self._streams = (sys.stdout, sys.stderr)
         sys.stdout = Tee(sys.stdout, self._events, "stdout")
@@ -80,10 +121,40 @@ class AutoNotify:
         self._restore_streams()
         error = result.error_in_exec or result.error_before_exec
         failed = error is not None or self._saw_traceback
+        try:
+            ran = self._ran(result, took, error, failed)
+        except Exception as exc:  # never hurt the user's session
+            print(f"zoom-notebook: autonotify could not read the cell: {exc}", file=sys.stderr)
+            return
+        now = time.perf_counter()
+        with self._lock:
+            batch = self._batch
+            if batch is None or now - took - batch.ended > self.batch_gap + 0.5:
+                batch = self._batch = Batch(started=now - took)
+            batch.cells.append(ran)
+            batch.ended = now
+            if self.batch_gap > 0:
+                self._timer = threading.Timer(self.batch_gap, self.end_batch)
+                self._timer.daemon = True
+                self._timer.start()
+                return
+        self.end_batch()
+
+    def end_batch(self) -> None:
+        """Post the open batch, if it is worth an alert (slow, or a cell failed)."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if batch is None or not batch.cells:
+            return
+        failed = any(c.failed for c in batch.cells)
+        took = sum(c.took for c in batch.cells)
         if took < self.after and not failed:
             return
         try:
-            self._post(result, took, error, failed)
+            self._post(batch)
         except Exception as exc:  # never hurt the user's session
             print(f"zoom-notebook: the alert could not be queued: {exc}", file=sys.stderr)
 
@@ -93,14 +164,9 @@ class AutoNotify:
             self._streams = None
 
     # ------------------------------------------------------------------ the alert
-    def _post(self, result: Any, took: float, error: BaseException | None,
-              failed: bool) -> None:
+    def _ran(self, result: Any, took: float, error: BaseException | None,
+             failed: bool) -> Ran:
         count = result.execution_count or self.shell.execution_count - 1
-        cell = f"In [{count}]"
-        if failed:
-            head = f"❌ {cell} failed after {duration(took)} ({where_and_when()})"
-        else:
-            head = f"✅ {cell} finished in {duration(took)} ({where_and_when()})"
         output = "".join(text for _, text in self._events).strip()
         if error is not None:
             body = short_traceback(error)
@@ -111,10 +177,37 @@ class AutoNotify:
             if result.result is not None:
                 data, _ = self.shell.display_formatter.format(result.result)
                 body = (body + "\n" + str(data.get("text/plain", ""))).strip()[-TAIL:]
-        text = head + ("\n" + body if body else "")
+        return Ran(count, took, failed, body)
+
+    def _post(self, batch: Batch) -> None:
+        text = summary(batch.cells, where_and_when())
         root = self.thread_root if self.thread else None
         item = post_alert(text, reply_ref=root, **self.target)
         if item is not None:
             self.alerts.append(item)
             if self.thread and self.thread_root is None:
                 self.thread_root = item
+
+
+def summary(cells: list[Ran], where: str) -> str:
+    """The alert for a batch: one cell as itself; several as the run, its total time and
+    the failing cell (or the last cell's output)."""
+    if len(cells) == 1:
+        (c,) = cells
+        verb = f"failed after {duration(c.took)}" if c.failed else (
+            f"finished in {duration(c.took)}")
+        head = f"{'❌' if c.failed else '✅'} In [{c.count}] {verb} ({where})"
+        return head + ("\n" + c.body if c.body else "")
+    total = duration(sum(c.took for c in cells))
+    span = f"In [{cells[0].count}]–[{cells[-1].count}]"
+    bad = next((c for c in cells if c.failed), None)
+    if bad is not None:
+        n = cells.index(bad) + 1
+        head = (f"❌ In [{bad.count}] failed after {duration(bad.took)}: cell {n} of a run of "
+                f"{len(cells)} cells ({span}, {total} in all; {where})")
+        return head + ("\n" + bad.body if bad.body else "")
+    slowest = max(cells, key=lambda c: c.took)
+    head = (f"✅ {len(cells)} cells finished in {total} ({span}; {where})\n"
+            f"slowest: In [{slowest.count}], {duration(slowest.took)}")
+    last = cells[-1]
+    return head + (f"\nIn [{last.count}]: {last.body}" if last.body else "")

@@ -68,8 +68,9 @@ def cell_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "send": "Send TEXT now and show the receipt.",
     "compose": "The compose form: pick a recipient, write, mention, reply, attach, send.",
-    "autonotify": ("After every cell slower than SECONDS (default 60) or failing, post "
-                   "which cell, how long, and the tail of its output or its error."),
+    "autonotify": ("After every cell (or run of cells: Run All) slower than SECONDS "
+                   "(default 60) or failing, post which cell, how long, and the tail of its "
+                   "output or its error."),
     "outbox": ("List the messages that could not be delivered, and send them again (those "
                "whose outcome is unknown are read back in Zoom first)."),
     "login": "Log in to Zoom (default: the browser, or paste on a remote kernel).",
@@ -95,6 +96,11 @@ def line_parser() -> argparse.ArgumentParser:
     auto.add_argument("--after", type=float, default=None, metavar="SECONDS",
                       help="post cells that run longer than this (default: %%config "
                            "ZoomChat.autonotify_after, 60)")
+    auto.add_argument("--batch-gap", dest="batch_gap", type=float, default=2.0,
+                      metavar="SECONDS",
+                      help="cells that start within SECONDS of the previous one's end (Run "
+                           "All, a queue) are one batch: ONE alert when it ends (default 2; "
+                           "0: every cell on its own)")
     auto.add_argument("--thread", action="store_true",
                       help="post every alert of this kernel in one thread")
     auto.add_argument("--off", action="store_true", help="stop autonotify")
@@ -387,14 +393,15 @@ class ZoomChat(Magics):
         check_alert_target(target, None, None)
         after = self.autonotify_after if args.after is None else args.after
         self.autonotifier = AutoNotify(self.ip, after=after, target=target,
-                                       thread=args.thread)
+                                       thread=args.thread, batch_gap=args.batch_gap)
         self.autonotifier.register()
         webhook = "via" in target
         where = "the Incoming Webhook's channel" if webhook else next(iter(target.values()))
         thread = (" (an Incoming Webhook cannot thread: each alert is its own message)"
                   if webhook else " in one thread") if args.thread else ""
+        batch = " (a Run All is one alert)" if args.batch_gap > 0 else ""
         print(f"zoom-notebook: cells that run longer than {after:g} s or fail will be posted "
-              f"to {where}{thread}. `%zoomchat autonotify --off` stops it.")
+              f"to {where}{thread}{batch}. `%zoomchat autonotify --off` stops it.")
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:
