@@ -179,7 +179,8 @@ def test_attach_the_output_of_a_cell(user_env):
     sh.run_cell("6 * 7", store_history=True)
     n = sh.execution_count - 1
     form = zn.compose(debounce=0, to_channel=user_env.channel_id("general"))
-    assert f"the result of cell [{n}] (Out[{n}])" in dict(form.cell_output.options)
+    assert form.cell_output.description == "Attach a result"
+    assert f"cell [{n}] returned: 42" in dict(form.cell_output.options)
     form.cell_output.value = n
     form.text.value = "the answer"
     form.send_button.click()
@@ -229,3 +230,43 @@ def test_issue12_finding_6_mentions_are_keyed_by_email_not_display_name(form):
     assert form.mentions["John Smith (john2@example.com)"] == "john2@example.com"
     assert form.mentions["Alice Admin <alice@corp>"] == "bob@example.com"
     assert "@John Smith (john2@example.com)" in form.text.value
+
+
+def test_the_preview_shows_what_zoom_will_show(form, user_env):
+    pick(form, "general")
+    grace = user_env.user("grace")
+    form.mentions["Grace Hopper"] = grace["email"]
+    form.text.value = "# Results 📈\n\n**accuracy 0.93** for @Grace Hopper, *see* [run](https://example.com/r)"
+    html = form.preview.value
+    assert "font-size:1.5em" in html and "Results 📈" in html  # the heading
+    assert "<b>accuracy 0.93</b>" in html and "<i>see</i>" in html
+    assert "href='https://example.com/r'" in html
+    assert "class='zn-mention'" in html and ">@Grace Hopper<" in html
+    assert "**" not in html and "# Results" not in html  # markers are not shown
+    form.upload.value = ({"name": "plot.png", "content": b"\x89PNG", "type": "image/png",
+                          "size": 4, "last_modified": datetime.datetime.now()},)
+    assert "📎 plot.png" in form.preview.value
+    form.send_button.click()
+    (msg,) = user_env.messages()
+    assert msg["message"].startswith("Results 📈\n\naccuracy 0.93 for @Grace Hopper")
+    assert "Bold" in {r["format_type"] for r in msg["rich_text"]}  # what the preview showed
+    assert [f["file_name"] for f in msg["files"]] == ["plot.png"]
+
+
+def test_the_receipt_names_the_channel_and_the_person(form, user_env):
+    pick(form, "general")
+    form.text.value = "hello"
+    form.send_button.click()
+    assert "#general" in form.receipt.value
+    form.kind.value = "to_contact"
+    pick(form, "Grace")
+    form.text.value = "hi"
+    form.send_button.click()
+    assert "Grace Hopper (" in form.receipt.value
+
+
+def test_a_message_zoom_would_refuse_shows_why_and_no_preview(form):
+    pick(form, "general")
+    form.text.value = "x" * 1100
+    assert form.send_button.disabled and "1024" in form.reason.value
+    assert form.preview.value == ""

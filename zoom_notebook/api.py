@@ -54,6 +54,8 @@ class SentMessage(Shown):
     request: dict[str, Any] | None = None
     #: the channel's name, when this kernel knows it (no call to Zoom is made for it)
     channel_name: str | None = None
+    #: the person's name, when known (the compose form knows it)
+    contact_name: str | None = None
     #: sent through Zoom's Incoming Webhook app (how the receipt names it)
     webhook: str | None = None
     #: a scheduled message: when Zoom will post it (aware UTC); ``id`` is then its draft id
@@ -69,6 +71,8 @@ class SentMessage(Shown):
         if self.to_channel:
             return (f"channel #{self.channel_name} ({self.to_channel})" if self.channel_name
                     else f"channel {self.to_channel}")
+        if self.contact_name and self.contact_name != self.to_contact:
+            return f"{self.contact_name} ({self.to_contact})"
         return f"contact {self.to_contact}"
 
     def cancel(self) -> "SentMessage":

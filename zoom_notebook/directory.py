@@ -52,7 +52,8 @@ class Directory:
         with self._lock:
             if self._channels is None:
                 self._channels = [Entry(f"# {c.get('name') or c['id']}", str(c["id"]),
-                                        "to_channel") for c in self.client.list_channels()]
+                                        "to_channel", name=c.get("name") or None)
+                                  for c in self.client.list_channels()]
             return list(self._channels)
 
     def contacts(self) -> list[Entry]:

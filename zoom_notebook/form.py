@@ -22,7 +22,7 @@ from .config import Settings
 from .directory import Directory, Entry
 from .display import shell as _shell
 from .errors import ValidationError, ZoomAPIError, ZoomNotebookError
-from .message import MAX_MESSAGE_LENGTH, build_message
+from .message import MAX_MESSAGE_LENGTH
 
 NEW_THREAD = ("— new message (no thread) —", "")
 LABEL_STYLE = {"description_width": "9em"}
@@ -71,6 +71,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
                                      description="Message", rows=5, style=LABEL_STYLE,
                                      layout=WIDE)
         self.count = widgets.HTML()
+        #: what Zoom will show: rich text rendered, mentions highlighted, files listed
+        self.preview = widgets.HTML()
         self.mention_pick = widgets.Dropdown(options=[], description="Mention",
                                              style=LABEL_STYLE, layout=widgets.Layout(
                                                  width="34em"))
@@ -82,10 +84,13 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         # --- attachments
         self.upload = widgets.FileUpload(multiple=True, description="Attach files",
                                          tooltip="Choose files to send with the message")
-        self.cell_output = widgets.Dropdown(options=[("— none —", 0)], value=0,
-                                            description="Attach result", style=LABEL_STYLE,
-                                            tooltip="Attach what a cell returned (its "
-                                                    "Out[N]) as a file")
+        self.cell_output = widgets.Dropdown(options=[(NO_RESULT, 0)], value=0,
+                                            description="Attach a result",
+                                            style=LABEL_STYLE, layout=widgets.Layout(
+                                                width="34em"),
+                                            tooltip="Send what one of your cells returned "
+                                                    "as a file with the message (a figure as "
+                                                    "an image, anything else as text)")
         # --- send
         self.send_button = widgets.Button(description="Send", button_style="primary",
                                           icon="paper-plane", disabled=True)
@@ -101,6 +106,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
                         ("zn-mention-insert", self.mention_button),
                         ("zn-thread", self.thread), ("zn-send", self.send_button),
                         ("zn-receipt", self.receipt), ("zn-retry", self.retry_button),
+                        ("zn-preview", self.preview), ("zn-attach-result", self.cell_output),
                         ("zn-login-status", self.login_status)):
             w.add_class(name)
 
@@ -110,6 +116,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             self.kind, self.search, widgets.HBox([self.results, self.more]),
             self.text, self.count, widgets.HBox([self.mention_pick, self.mention_button]),
             self.thread, widgets.HBox([self.upload, self.cell_output]),
+            widgets.HTML("<span style='color:#666'>Preview — what Zoom will show:</span>"),
+            self.preview,
             widgets.HBox([self.send_button, self.retry_button]), self.reason, self.receipt,
         ])
 
@@ -319,8 +327,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
     def _fill_cell_outputs(self) -> None:
         shell = _shell()
         outs = getattr(shell, "user_ns", {}).get("Out", {}) if shell is not None else {}
-        options = [("— none —", 0)] + [(f"the result of cell [{n}] (Out[{n}])", n)
-                                        for n in sorted(outs)[-20:]]
+        options = [(NO_RESULT, 0)] + [(_result_label(n, outs[n]), n)
+                                       for n in sorted(outs)[-20:]]
         if options != list(self.cell_output.options):
             keep = self.cell_output.value
             self.cell_output.options = options
@@ -346,28 +354,44 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         return files
 
     # ------------------------------------------------------------------ checking
+    def draft(self) -> api.Draft:
+        """The message as the one pipeline builds it (``api.prepare``, Markdown on):
+        what Send sends and the preview shows. Raises :class:`ValidationError`."""
+        text = self.text.value
+        used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
+        target: dict[str, Any] = dict(self.target) or {"to_channel": "preview"}
+        return api.prepare(text, mentions=used or None, reply_to=self.thread.value or None,
+                           files=self._files(), markdown=True, **target)
+
     def problem(self) -> str | None:
         """Why Send is disabled, or None when the message can go."""
-        if not self.target:
-            return "Pick a channel or a person."
+        return self._check()[0]
+
+    def _check(self) -> tuple[str | None, api.Draft | None]:
         text = self.text.value
         if not text.strip():
-            return "Write a message."
-        used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
-        target: dict[str, Any] = dict(self.target)
+            return ("Write a message." if self.target else "Pick a channel or a person."), None
         try:
-            build_message(text, mentions=used or None, reply_to=self.thread.value or None,
-                          **target)
+            draft = self.draft()
         except ValidationError as exc:
-            return exc.message[:1].upper() + exc.message[1:]
-        return None
+            return exc.message[:1].upper() + exc.message[1:], None
+        return (None if self.target else "Pick a channel or a person."), draft
 
     def update(self) -> None:
         n = len(self.text.value)
         colour = "#a00" if n > MAX_MESSAGE_LENGTH else "#666"
         self.count.value = (f"<span style='color:{colour}'>{n} / {MAX_MESSAGE_LENGTH} "
                             "characters</span>")
-        reason = self.problem()
+        reason, draft = self._check()
+        if draft is not None:
+            from .richview import to_html
+
+            self.preview.value = ("<div style='border:1px solid #ddd;border-radius:4px;"
+                                  "padding:0.4em 0.6em;max-width:44em'>"
+                                  + to_html(draft.payload, [name for name, _ in draft.files])
+                                  + "</div>")
+        else:
+            self.preview.value = ""
         self.send_button.disabled = reason is not None
         self.reason.value = f"<span style='color:#666'>{_esc(reason)}</span>" if reason else ""
 
@@ -395,6 +419,11 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             self.send_button.disabled = False
             return
         self.last_error = None
+        entry = self._entries.get(self.results.value or "")
+        if entry is not None and entry.kind == "to_channel" and not sent.channel_name:
+            sent.channel_name = entry.name or None  # the receipt names it, not only its id
+        elif entry is not None and entry.kind == "to_contact":
+            sent.contact_name = entry.name or None
         self.last_sent = sent
         self.retry_button.layout.display = "none"
         self.receipt.value = sent._repr_html_()
@@ -417,6 +446,21 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         except ZoomNotebookError as exc:
             self.reason.value = f"<span style='color:#a00'>{_esc(str(exc))}</span>"
             return None
+
+
+NO_RESULT = "— none —"
+
+
+def _result_label(n: int, value: Any) -> str:
+    """``cell [5] returned: 0.93`` — which cell, and the start of what it returned."""
+    try:
+        shown = repr(value)
+    except Exception:
+        shown = type(value).__name__
+    first = shown.split("\n", 1)[0]
+    if len(first) > 40 or "\n" in shown:
+        first = first[:40].rstrip() + " …"
+    return f"cell [{n}] returned: {first}"
 
 
 def _esc(text: str) -> str:

@@ -50,19 +50,24 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[tuple[str, str | None, int]] = []  # open (format_type, attr, start)
     lists: list[str] = []
     first_block = True
+    inside = False  # just opened a list item or quote: its first block shares its start
 
     def put(text: str) -> None:
         nonlocal length
         out.append(text)
         length += len(text)
 
-    def new_block(level: int) -> None:
+    def new_block(level: int, container: bool = False) -> None:
         # top-level blocks the user wrote apart stay apart (a blank line); lines inside
-        # a list or quote (level > 0) follow each other
-        nonlocal first_block
-        if not first_block:
+        # a list or quote (level > 0) follow each other. The first block inside a list
+        # item or a quote starts where the item does (no second separator).
+        nonlocal first_block, inside
+        if inside:
+            inside = False
+        elif not first_block:
             put("\n" if level > 0 else "\n\n")
         first_block = False
+        inside = container
 
     def span(kind: str, start: int, attr: str | None = None) -> None:
         if length > start:
@@ -77,6 +82,7 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
         if kind == "paragraph_open":
             if not token.hidden:  # a paragraph in a tight list item shares its line
                 new_block(token.level)
+            inside = False
         elif kind == "heading_open":
             new_block(token.level)
             heading = token.tag in _HEADINGS
@@ -86,16 +92,18 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
             fmt, attr, start = blocks.pop()
             span(fmt, start, attr)
         elif kind in ("bullet_list_open", "ordered_list_open"):
+            new_block(token.level, container=True)
             lists.append("BulletedList" if kind == "bullet_list_open" else "NumberedList")
         elif kind in ("bullet_list_close", "ordered_list_close"):
             lists.pop()
         elif kind == "list_item_open":
-            new_block(token.level)
+            new_block(token.level, container=True)
             blocks.append((lists[-1], None, length))
         elif kind == "list_item_close":
             fmt, attr, start = blocks.pop()
             span(fmt, start, attr)
         elif kind == "blockquote_open":
+            new_block(token.level, container=True)
             blocks.append(("Quote", None, length))
         elif kind == "blockquote_close":
             fmt, attr, start = blocks.pop()
