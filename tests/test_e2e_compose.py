@@ -61,7 +61,7 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
 
         # Write, mention, choose the thread.
         message = page.locator(".zn-message textarea")
-        message.fill("Results are ready,")
+        message.fill("**Results** are ready,")
         mention = page.locator(".zn-mention select")
         mention.locator("option", has_text="Grace Hopper").wait_for(state="attached")
         mention.select_option(label="Grace Hopper <grace.hopper@example.com>")
@@ -70,6 +70,11 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
             "() => document.querySelector('.zn-message textarea').value.includes('@Grace')")
         message.press("End")
         message.press_sequentially("please review")
+        # The preview shows what Zoom will: bold without its asterisks, the mention marked.
+        preview = page.locator(".zn-preview")
+        preview.locator("b", has_text="Results").wait_for(timeout=30_000)
+        preview.locator(".zn-mention", has_text="@Grace Hopper").wait_for(timeout=30_000)
+        assert "**" not in preview.inner_text()
         thread = page.locator(".zn-thread select")
         option = thread.locator("option", has_text="Earlier main message")
         option.wait_for(state="attached")
@@ -79,7 +84,12 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
         page.wait_for_function(
             "() => !document.querySelector('button.zn-send').disabled")
         send.click()
-        page.locator(".zn-receipt", has_text="✓ Sent to").wait_for(timeout=30_000)
+        page.locator(".zn-receipt", has_text="✓ Sent to channel #data-science").wait_for(
+            timeout=30_000)
+        # The next message being written: its preview beside the last receipt (the picture)
+        message.fill("## Next run\n- **accuracy 0.93** on the *test* set\n- see "
+                     "[the report](https://example.com/report)")
+        preview.locator("a", has_text="the report").wait_for(timeout=30_000)
         shot = tmp_path / f"compose-{app}.png"
         page.locator(".zn-compose").screenshot(path=str(shot))
 
@@ -87,6 +97,8 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
     assert len(got) == 1
     (msg,) = got
     assert msg["message"] == "Results are ready, @Grace Hopper please review"
+    assert msg["rich_text"] == [{"start_position": 0, "end_position": 7,
+                                 "format_type": "Bold"}]
     assert msg["at_items"] == [{"at_type": 1, "at_contact": grace["email"],
                                 "start_position": 19, "end_position": 31}]
     assert msg["reply_main_message_id"] == earlier

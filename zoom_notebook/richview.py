@@ -100,7 +100,8 @@ def _wrap(chunk: str, styles: set[tuple[str, str]]) -> str:
             chunk = f"<u>{chunk}</u>"
         elif kind == "AddLink" and attr.startswith(("http://", "https://")):
             chunk = (f"<a href='{html.escape(attr, quote=True)}' target='_blank' "
-                     f"rel='noopener'>{chunk}</a>")
+                     "rel='noopener' style='color:#0b5cad;text-decoration:underline'>"
+                     f"{chunk}</a>")
         elif kind == "FontColor" and _HEX.fullmatch(attr):
             css.append(f"color:#{attr}")
         elif kind == "BackgroundColor" and _HEX.fullmatch(attr):
