@@ -143,8 +143,10 @@ class SentMessage(Shown):
 def _local_time(when: dt.datetime) -> str:
     """``when`` as this machine's local time, with the UTC time beside it."""
     local = when.astimezone()
-    utc = when.astimezone(dt.timezone.utc).strftime("%H:%M UTC")
-    return local.strftime("%a %d %b %Y %H:%M %Z").strip() + f" ({utc})"
+    shown = local.strftime("%a %d %b %Y %H:%M %Z").strip()
+    if local.utcoffset() == dt.timedelta(0):
+        return shown if shown.endswith(("UTC", "GMT")) else shown + " (UTC)"
+    return shown + " (" + when.astimezone(dt.timezone.utc).strftime("%H:%M UTC") + ")"
 
 
 def credential_key(settings: Settings) -> tuple[Any, ...]:
