@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))  # the harnesses the tests share: tests/harness
 import fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
+import rich_text as markdown_bench  # noqa: E402
 import send_throughput  # noqa: E402
 
 from tests.harness import crash, interrupt_fuzz, secrets_audit, soak, token_soak  # noqa: E402
@@ -91,6 +92,16 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
                 ("end of cell → next cell: no alert / alert with Zoom slow 2 s, ms",
                  f"{base:.2f} / {alert:.2f}", "≤ 5")]
 
+    def rich_text() -> list[Row]:
+        r = markdown_bench.run(n(100, 20))
+        return [(f"Markdown → rich text, a 1,000-character message ({r['styles']:.0f} styles), µs",
+                 f"{r['convert us']:.0f}", "< 1000"),
+                ("first conversion in a process (loads markdown-it-py; `%load_ext` does not), "
+                 "ms", f"{r['first use ms']:.1f}", ""),
+                ("one send of that message to the sandbox on 127.0.0.1, ms",
+                 f"{r['send ms']:.2f}", ""),
+                ("conversion / the quickest possible send", f"{r['share of a send']:.2f}", "")]
+
     def mem() -> list[Row]:
         m = memory.run(n(1000, 200), n(10_000, 1000))
         return [("peak memory after 1,000 sends: bare requests / `%load_ext` + zn.send, MiB",
@@ -136,6 +147,7 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
 
     timed("Sending", sending)
     timed("The notebook side", notebook)
+    timed("Markdown", rich_text)
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)
