@@ -8,13 +8,24 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "magics.md"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "magics.md"
+#: the help as a module, so %load_ext does not build every parser to fill a docstring
+HELP_MODULE = ROOT / "zoom_notebook" / "_magics_help.py"
+
+
+def help_module() -> str:
+    from zoom_notebook.magics import help_text
+
+    return ('"""The %zoomchat help, written by scripts/gen_magics_doc.py from the magics\' '
+            'parsers\n(tests/test_docs.py checks it is current). Do not edit by hand."""\n\n'
+            f"HELP = {help_text()!r}\n")
 
 
 def render() -> str:
-    from zoom_notebook.magics import ZoomChat
+    from zoom_notebook.magics import ZoomChat, help_text
 
-    doc = inspect.cleandoc(ZoomChat.zoomchat.__doc__ or "")
+    doc = inspect.cleandoc(help_text())
     lines = [
         "# Magics reference",
         "",
@@ -44,4 +55,5 @@ def render() -> str:
 
 if __name__ == "__main__":
     OUT.write_text(render(), encoding="utf-8")
-    print(OUT)
+    HELP_MODULE.write_text(help_module(), encoding="utf-8")
+    print(OUT, HELP_MODULE)

@@ -19,6 +19,16 @@ def test_magics_reference_is_generated_from_the_magics_help():
         "docs/magics.md is stale: run .venv/bin/python scripts/gen_magics_doc.py")
 
 
+def test_the_magics_help_module_is_generated_from_the_parsers():
+    """%load_ext reads the help from zoom_notebook/_magics_help.py instead of building
+    every parser: it must say what the parsers say."""
+    module = runpy.run_path(str(ROOT / "scripts" / "gen_magics_doc.py"))
+    current = (ROOT / "zoom_notebook" / "_magics_help.py").read_text(encoding="utf-8")
+    assert current == module["help_module"](), (
+        "zoom_notebook/_magics_help.py is stale: run .venv/bin/python "
+        "scripts/gen_magics_doc.py")
+
+
 def test_readme_links_resolve():
     import re
 

@@ -128,10 +128,20 @@ def load_ipython_extension(ipython: Any) -> None:
             f"%load_ext zoom_notebook needs {exc.name}: pip install "
             "'zoom-notebook[notebook]' (from a checkout: pip install -e '.[notebook]')",
             name=exc.name) from None
-    from .outbox import recover_soon
+    import threading
 
     register(ipython)
-    recover_soon()
+    # A moment later, in a thread that imports the outbox itself: %load_ext stays nearly
+    # free (its cell is not held up, nor its time shared with that import).
+    timer = threading.Timer(0.2, _recover)
+    timer.name, timer.daemon = "zoom-notebook-recover", True
+    timer.start()
+
+
+def _recover() -> None:
+    from .outbox import recover_now
+
+    recover_now()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

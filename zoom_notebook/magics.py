@@ -17,7 +17,6 @@ from traitlets import Bool, Float, Unicode
 
 from .arguments import login_args, message_args, outbox_args, parse_mentions, target_args, text_args
 from .errors import ValidationError, ZoomNotebookError
-from .message import MAX_FILES, sendable
 
 HELP_WIDTH = 88  # the help is the docstring and docs/magics.md: the same on every terminal
 
@@ -173,7 +172,8 @@ class ZoomChat(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.autonotifier: Any = None
-        self._share_settings()
+        if (self.default_channel, self.default_contact, self.dry_run) != (None, None, None):
+            self._share_settings()  # (the defaults are what the session has already)
         self.observe(lambda _change: self._share_settings(),
                      names=["default_channel", "default_contact", "dry_run"])
 
@@ -306,6 +306,8 @@ class ZoomChat(Magics):
             head = f"❌ In [{count}] failed after {duration(took)} ({where_and_when()})"
         else:
             head = f"In [{count}] finished in {duration(took)} ({where_and_when()})"
+        from .message import MAX_FILES, sendable
+
         body = "" if args.no_output else sendable(capture.text())
         if failed:
             body = (body + "\n" + sendable(short_traceback(capture.error))).strip()
@@ -420,7 +422,15 @@ class ZoomChat(Magics):
         return None
 
 
-ZoomChat.zoomchat.__doc__ = help_text()
+def _help() -> str:
+    try:  # written from the parsers by scripts/gen_magics_doc.py (checked by the tests)
+        from ._magics_help import HELP
+    except ImportError:  # pragma: no cover - a checkout before the script ran
+        return help_text()
+    return HELP
+
+
+ZoomChat.zoomchat.__doc__ = _help()
 
 
 def _table_csv(result: Any) -> bytes | None:

@@ -933,16 +933,19 @@ def get_outbox() -> Outbox:
         return _outbox
 
 
-def recover_soon() -> None:
-    """Deliver what dead processes left, in the background (``%load_ext``, any send).
-    Cheap when there is nothing: one ``stat`` of the journal, in a thread."""
-    def run() -> None:
-        with contextlib.suppress(Exception):
-            from .config import Settings
+def recover_now() -> None:
+    """Deliver what dead processes left (in the background: the outbox's own thread).
+    Cheap when there is nothing: one ``stat`` of the journal."""
+    with contextlib.suppress(Exception):
+        from .config import Settings
 
-            if (Settings.load().home_dir / OUTBOX_FILE).exists():
-                get_outbox()  # adopts in the background on first use
-    threading.Thread(target=run, name="zoom-notebook-recover", daemon=True).start()
+        if (Settings.load().home_dir / OUTBOX_FILE).exists():
+            get_outbox()  # adopts in the background on first use
+
+
+def recover_soon() -> None:
+    """:func:`recover_now` in a thread (any send)."""
+    threading.Thread(target=recover_now, name="zoom-notebook-recover", daemon=True).start()
 
 
 def _not_kept_hint(why: str) -> str:
