@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AskTimeout,
     AuthError,
     ConnectFailed,
     LoginDenied,
@@ -25,6 +26,8 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
+    "AskTimeout",
     "AuthError",
     "ComposeForm",
     "ConnectFailed",
@@ -38,6 +41,7 @@ __all__ = [
     "ZoomAPIError",
     "ZoomChatClient",
     "ZoomNotebookError",
+    "ask",
     "build_message",
     "channels",
     "compose",
@@ -54,10 +58,14 @@ __all__ = [
     "split_message",
     "status",
     "unload_ipython_extension",
+    "watchdog",
 ]
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY = {
+    "ask": ".answers",
+    "Answer": ".answers",
+    "watchdog": ".kernel_watch",
     "channels": ".people",
     "contacts": ".people",
     "compose": ".form",
@@ -86,11 +94,13 @@ _SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "cli
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
     from .alerts import notify, progress
+    from .answers import Answer, ask
     from .api import SentMessage, scheduled, send
     from .auth import keep_client_secret, login, logout, status
     from .client import ZoomChatClient
     from .config import Settings
     from .form import ComposeForm, compose
+    from .kernel_watch import watchdog
     from .message import build_message, split_message
     from .people import channels, contacts
 

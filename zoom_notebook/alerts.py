@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import os
 import socket
+import threading
 import time
 import traceback
 import warnings
@@ -200,23 +201,41 @@ class notify:  # a class used like a function: ``with zn.notify(...)``
 def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Progress",
              to_channel: str | None = None, to_contact: str | None = None,
              mentions: Mentions = None, reply_to: str | None = None, every: float = 10.0,
-             show: bool = True) -> Progress[T]:
+             show: bool = True, stoppable: bool = False,
+             from_users: Iterable[str] | str | None = None) -> Progress[T]:
     """Iterate like tqdm while ONE Zoom message shows how far along it is.
 
     It posts one message when iteration starts, then edits it (PUT) at most once every
     ``every`` seconds, and always once more at the end with the outcome: done, stopped
     early, or, when used as ``with zn.progress(...) as items: for x in items: ...``,
     failed with the error raised in the loop.
+
+    ``stoppable=True``: a reply "stop" in the message's thread (from ``from_users``,
+    emails or user ids; default anyone) ends the loop at the next item, like ``break``;
+    the final edit says who stopped it. The thread is read back politely (see
+    :mod:`zoom_notebook.poller`), in a background thread: the loop never waits for it.
     """
     settings = Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
     check_alert_target(target, mentions, reply_to, settings)
+    users: list[str] | None = None
+    if stoppable:
+        if "via" in target:
+            raise ValidationError("stoppable", "an Incoming Webhook cannot read replies: "
+                                               "name a channel or contact and log in")
+        if from_users is not None:
+            users = [from_users] if isinstance(from_users, str) else list(from_users)
+            if not users or not all(isinstance(u, str) and u.strip() for u in users):
+                raise ValidationError("from_users", "give emails or user ids of who may "
+                                                    "stop the loop")
     if total is None:
         try:
             total = len(iterable)  # type: ignore[arg-type]
         except TypeError:
             total = None
-    return Progress(iterable, total, desc, target, mentions, reply_to, every, show, settings)
+    bar = Progress(iterable, total, desc, target, mentions, reply_to, every, show, settings)
+    bar._stoppable, bar._from_users = stoppable, users
+    return bar
 
 
 class Progress(Generic[T]):
@@ -240,6 +259,11 @@ class Progress(Generic[T]):
         self._start = 0.0
         self._finished = False
         self._in_with = False
+        self._stoppable = False
+        self._from_users: list[str] | None = None
+        #: who stopped the loop from Zoom ("Grace Hopper (grace@...)"), once someone has
+        self.stopped_by: str | None = None
+        self._watch_done = threading.Event()
 
     # ------------------------------------------------------------------ messages
     @property
@@ -264,11 +288,45 @@ class Progress(Generic[T]):
             f"⏳ {self.desc}: started (0{self._of}) {where_and_when()}",
             mentions=self._mentions, reply_to=self._reply_to, show=self._show,
             settings=self._settings, **self._target)
+        if self._stoppable and self.item is not None:
+            threading.Thread(target=self._watch_for_stop, name="zoom-notebook-stop-watch",
+                             daemon=True).start()
+
+    def _watch_for_stop(self) -> None:
+        """Read the progress message's thread until someone allowed says "stop"."""
+        from .answers import match
+        from .api import client
+        from .errors import ZoomNotebookError
+        from .poller import BUDGET, ThreadReader, sender_matches, sender_name
+
+        item = self.item
+        assert item is not None
+        while not item.message_id:  # the outbox posts the first message in the background
+            if item.status not in ("queued", "inflight") or self._watch_done.wait(0.1):
+                return
+        kind = "to_channel" if "to_channel" in item.payload else "to_contact"
+        reader = ThreadReader(client(self._settings), item.message_id, kind,
+                              str(item.payload[kind]), user=item.user)
+        BUDGET.fast()
+        while BUDGET.turn(stop=self._watch_done):
+            try:
+                fresh = reader.read()
+            except ZoomNotebookError as exc:  # e.g. no read scope: say so, keep the loop
+                warnings.warn(f"zoom-notebook cannot read the progress thread, so 'stop' "
+                              f"from Zoom will not be seen: {exc}", stacklevel=1)
+                return
+            for reply in fresh:
+                if (sender_matches(reply, self._from_users)
+                        and (match(str(reply.get("message") or ""), ["stop"]) == "stop")):
+                    self.stopped_by = sender_name(reply)
+                    return
 
     def _edit(self, text: str, *, final: bool = False) -> None:
         if self._finished:
             return
         self._finished = final
+        if final:
+            self._watch_done.set()
         if self.item is None:  # dry run
             return
         if "via" in self._target:  # a webhook post has no id to edit: start and end only
@@ -294,6 +352,10 @@ class Progress(Generic[T]):
         last = time.monotonic()
         try:
             for value in self._iterable:
+                if self.stopped_by is not None:  # "stop" from Zoom: end here, like break
+                    self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after "
+                               f"{self._took()}, from Zoom by {self.stopped_by}", final=True)
+                    return
                 yield value
                 self.n += 1
                 if time.monotonic() - last >= self._every:

@@ -406,14 +406,23 @@ class ZoomChatClient:
                    to_contact: str | None = None, since: dt.datetime | None = None,
                    limit: int = 100, user: str | None = None) -> dict[str, Any]:
         """One thread: its main message and replies (``from`` defaults to 7 days ago)."""
+        return dict(self.thread_response(message_id, to_channel=to_channel,
+                                         to_contact=to_contact, since=since, limit=limit,
+                                         user=user).json())
+
+    def thread_response(self, message_id: str, *, to_channel: str | None = None,
+                        to_contact: str | None = None, since: dt.datetime | None = None,
+                        limit: int = 100, user: str | None = None) -> "requests.Response":
+        """:meth:`get_thread`'s response itself, with its rate-limit headers (the poller
+        of ``zn.ask`` paces itself by them)."""
         kind, target = check_target(to_contact, to_channel)
         mid = quote(check_id("message_id", message_id), safe="")
         since = since or (_utcnow() - dt.timedelta(days=7))
         params = {kind: target, "from": since.astimezone(dt.timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ"), "limit": limit, "sort": "asc"}
-        return dict(self.request(
+        return self.request(
             "GET", f"/chat/users/{self._user_path(user)}/messages/{mid}/thread",
-            params=params).json())
+            params=params)
 
 
 def check_text_nonempty(field: str, value: Any) -> str:

@@ -9,6 +9,7 @@ import datetime as _dt
 from typing import Any
 
 __all__ = [
+    "AskTimeout",
     "AuthError",
     "ConnectFailed",
     "LoginDenied",
@@ -174,6 +175,19 @@ class OutcomeUnknown(ZoomNotebookError):
                 f"{checked} The message may or may not have been delivered; it was not sent "
                 "again automatically. Check the conversation in Zoom and resend it by hand "
                 "if it is missing.")
+
+
+class AskTimeout(ZoomNotebookError):
+    """Raised when: ``zn.ask`` waited ``timeout`` seconds and no allowed reply came.
+
+    ``.question`` is the question's text and ``.message_id`` its id in Zoom (an answer
+    given later is still in its thread)."""
+
+    def __init__(self, message: str, *, question: str = "", message_id: str | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.question = question
+        self.message_id = message_id
 
 
 class ConnectFailed(ZoomNotebookError):

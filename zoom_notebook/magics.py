@@ -72,6 +72,10 @@ COMMANDS = {
                    "output or its error."),
     "outbox": ("List the messages that could not be delivered, and send them again (those "
                "whose outcome is unknown are read back in Zoom first)."),
+    "ask": ("Post QUESTION and wait for the first fitting reply in its thread (a number or "
+            "a choice with --choices); show the answer."),
+    "watchdog": ("Keep ONE scheduled 'may have died' message due WHEN from now, renewed "
+                 "while the kernel lives: if it is killed, Zoom posts it. --off cancels it."),
     "login": "Log in to Zoom (default: the browser, or paste on a remote kernel).",
     "logout": "Revoke the login at Zoom and delete it from this computer.",
     "status": "Who is logged in, how, until when, and where the login is kept.",
@@ -85,8 +89,26 @@ def line_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     for name, text in COMMANDS.items():
         sub.add_parser(name, help=text, description=text)
-    send, compose, auto, outbox, login = (sub.choices[n] for n in (
-        "send", "compose", "autonotify", "outbox", "login"))
+    send, compose, auto, outbox, login, ask, watch = (sub.choices[n] for n in (
+        "send", "compose", "autonotify", "outbox", "login", "ask", "watchdog"))
+    target_args(ask)
+    ask.add_argument("--choices", metavar="A,B,...", default=None,
+                     help="the answers that count, comma-separated (a reply may also give "
+                          "the number); without it any reply is the answer")
+    ask.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="give up after SECONDS (default: wait until answered or stopped)")
+    ask.add_argument("--from", dest="from_users", action="append", default=None,
+                     metavar="EMAIL", help="only this person's reply counts (repeatable)")
+    ask.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
+                     metavar="MENTION", help="mention someone (an email, or all)")
+    ask.add_argument("-o", dest="output_var", metavar="VAR",
+                     help="store the Answer in this variable")
+    ask.add_argument("question", nargs="+", metavar="QUESTION", help="the question")
+    target_args(watch)
+    watch.add_argument("--after", default="2h", metavar="WHEN",
+                       help="how long the kernel may stay silent: 2h, 90m ... (at least "
+                            "30m; default 2h)")
+    watch.add_argument("--off", action="store_true", help="cancel the watchdog (clean end)")
     message_args(send)
     text_args(send)
     send.add_argument("text", nargs="+", metavar="TEXT", help="the message")
@@ -100,6 +122,9 @@ def line_parser() -> argparse.ArgumentParser:
                       help="cells that start within SECONDS of the previous one's end (Run "
                            "All, a queue) are one batch: ONE alert when it ends (default 2; "
                            "0: every cell on its own)")
+    auto.add_argument("--watchdog", metavar="WHEN", default=None,
+                      help="also keep a watchdog (see %%zoomchat watchdog) to the same "
+                           "place: Zoom posts if the kernel dies; --off ends both")
     auto.add_argument("--thread", action="store_true",
                       help="post every alert of this kernel in one thread")
     auto.add_argument("--off", action="store_true", help="stop autonotify")
@@ -172,6 +197,8 @@ class ZoomChat(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.autonotifier: Any = None
+        self.watchdog: Any = None
+        self._watchdog_by_autonotify = False
         if (self.default_channel, self.default_contact, self.dry_run) != (None, None, None):
             self._share_settings()  # (the defaults are what the session has already)
         self.observe(lambda _change: self._share_settings(),
@@ -242,6 +269,10 @@ class ZoomChat(Magics):
             return self._autonotify(args)
         if args.command == "outbox":
             return self._outbox(args)
+        if args.command == "ask":
+            return self._ask(args)
+        if args.command == "watchdog":
+            return self._watchdog(args)
         if args.command == "login":
             return auth.login(args.method or "auto", scopes=auth.scopes_for(*args.features))
         if args.command == "logout":
@@ -386,13 +417,25 @@ class ZoomChat(Magics):
             self.autonotifier.unregister()
             self.autonotifier = None
         if args.off:
-            print("zoom-notebook: autonotify is off.")
+            if self.watchdog is not None and self._watchdog_by_autonotify:
+                self._watchdog(argparse.Namespace(off=True), quiet=True)
+                print("zoom-notebook: autonotify and its watchdog are off.")
+            else:
+                print("zoom-notebook: autonotify is off.")
             return None
         settings = self.settings()
         target = self._target(args, settings)
         from .alerts import check_alert_target
 
         check_alert_target(target, None, None)
+        if args.watchdog is not None:
+            if "via" in target:
+                raise ValidationError("--watchdog", "an Incoming Webhook cannot schedule: "
+                                                    "name a channel (-c) and log in")
+            self._watchdog(argparse.Namespace(off=False, after=args.watchdog,
+                                              channel=args.channel, contact=args.contact),
+                           quiet=True)
+            self._watchdog_by_autonotify = True
         after = self.autonotify_after if args.after is None else args.after
         self.autonotifier = AutoNotify(self.ip, after=after, target=target,
                                        thread=args.thread, batch_gap=args.batch_gap)
@@ -402,8 +445,49 @@ class ZoomChat(Magics):
         thread = (" (an Incoming Webhook cannot thread: each alert is its own message)"
                   if webhook else " in one thread") if args.thread else ""
         batch = " (a Run All is one alert)" if args.batch_gap > 0 else ""
+        watch = (f" If the kernel dies, Zoom posts there within {args.watchdog}."
+                 if args.watchdog is not None else "")
         print(f"zoom-notebook: cells that run longer than {after:g} s or fail will be posted "
-              f"to {where}{thread}{batch}. `%zoomchat autonotify --off` stops it.")
+              f"to {where}{thread}{batch}.{watch} `%zoomchat autonotify --off` stops it.")
+        return None
+
+    def _ask(self, args: argparse.Namespace) -> Any:
+        from .answers import ask
+
+        _check_output_var(args.output_var)
+        settings = self.settings()
+        choices = None if args.choices is None else [
+            c.strip() for c in args.choices.split(",") if c.strip()]
+        answer = ask(" ".join(args.question), choices=choices, timeout=args.timeout,
+                     from_users=args.from_users, mentions=parse_mentions(args.mentions),
+                     settings=settings, **self._target(args, settings))
+        if args.output_var:
+            self.ip.user_ns[args.output_var] = answer
+        return answer
+
+    def _watchdog(self, args: argparse.Namespace, *, quiet: bool = False) -> Any:
+        from .kernel_watch import watchdog
+
+        if self.watchdog is not None:
+            self.watchdog.stop()
+            self.watchdog = None
+            if args.off and not quiet:
+                print("zoom-notebook: the watchdog is off (its scheduled message is "
+                      "cancelled).")
+        elif args.off:
+            if not quiet:
+                print("zoom-notebook: no watchdog was running.")
+        if args.off:
+            return None
+        settings = self.settings()
+        target = self._target(args, settings)
+        self.watchdog = watchdog(args.after, settings=settings, **target).start()
+        self._watchdog_by_autonotify = quiet
+        if not quiet:
+            where = next(iter(target.values()))
+            print(f"zoom-notebook: if this kernel dies, Zoom will post to {where} within "
+                  f"{self.watchdog.after / 60:g} min (renewed while it lives). "
+                  "`%zoomchat watchdog --off` cancels it.")
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:
@@ -492,5 +576,8 @@ def unregister(ipython: Any) -> None:
     if magics is not None and magics.autonotifier is not None:
         magics.autonotifier.unregister()
         magics.autonotifier = None
+    if magics is not None and magics.watchdog is not None:
+        magics.watchdog.stop()  # a clean end
+        magics.watchdog = None
     for kind in ("line", "cell"):
         manager.magics[kind].pop("zoomchat", None)

@@ -1,0 +1,162 @@
+"""Reading a thread back politely: the replies ``zn.ask`` and a stoppable ``zn.progress``
+wait for (``GET /chat/users/{userId}/messages/{messageId}/thread``).
+
+ONE budget per process: every waiter (any number of asks and progress loops) takes its
+turn through :data:`BUDGET`, so several waiting at once share the requests of one rather
+than multiplying them. The pace starts fast (:data:`FIRST` seconds between requests, so a
+quick answer is seen in seconds) and backs off by :data:`FACTOR` to :data:`CAP`; a new
+waiter makes it fast again. Zoom's signals win over the schedule: a 429 waits until its
+``Retry-After`` (:data:`HOLD_429` if it gives none), and an ``X-RateLimit-Remaining`` that
+runs low holds the pace at :data:`LOW_PACE` (a daily limit) or for the rest of the second.
+
+What it costs (Zoom's "Medium" limit, shared by all apps of an account: 2/s and 2,000 a
+day on a Free account): 6 requests in the first minute, then 2 a minute; an hour of
+waiting is about 125 requests, a day about 2,900 (so a Free account can keep one ask or
+stoppable loop waiting for most of a day). See docs/human-in-the-loop.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any, Callable
+
+#: seconds between the first requests, the growth of that gap, and its ceiling
+FIRST, FACTOR, CAP = 2.0, 1.5, 30.0
+#: a 429 with no usable Retry-After holds every waiter this long
+HOLD_429 = 60.0
+#: below this many calls left of a daily limit, the pace drops to LOW_PACE
+LOW_REMAINING, LOW_PACE = 100, 300.0
+#: how long a sleep between checks is at most (an interrupt or a stop lands this fast)
+SLICE = 0.2
+
+
+class Budget:
+    """The process's turns at reading Zoom back. ``clock`` and ``sleep`` can be replaced
+    (the benchmark runs ten minutes of waiting on a virtual clock)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.clock, self.sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._hold = 0.0
+        self._gap = FIRST
+        self.requests = 0
+
+    def fast(self) -> None:
+        """A new waiter: start at the fast pace again (holds from Zoom still apply)."""
+        with self._lock:
+            self._gap = FACTOR * FIRST
+            self._next = self.clock() + FIRST
+
+    def hold(self, seconds: float) -> None:
+        """Zoom asked for a pause: nobody in this process reads for ``seconds``."""
+        with self._lock:
+            self._hold = max(self._hold, self.clock() + seconds)
+
+    def slow(self, gap: float) -> None:
+        with self._lock:
+            self._gap = max(self._gap, gap)
+
+    def turn(self, deadline: float | None = None,
+             stop: threading.Event | None = None) -> bool:
+        """Wait for this process's next turn to read; False when ``deadline`` (on
+        ``clock``) comes first or ``stop`` is set. Sleeps in short slices, so a
+        KeyboardInterrupt in the main thread lands at once."""
+        while True:
+            if stop is not None and stop.is_set():
+                return False
+            with self._lock:
+                now = self.clock()
+                at = max(self._next, self._hold)
+                if at <= now:
+                    self._next = now + self._gap
+                    self._gap = min(CAP, self._gap * FACTOR)
+                    self.requests += 1
+                    return True
+            if deadline is not None and at > deadline:
+                if now >= deadline:
+                    return False
+                self.sleep(min(SLICE, deadline - now))
+                continue
+            self.sleep(min(SLICE, at - now))
+
+
+#: the one budget of this process
+BUDGET = Budget()
+
+
+class ThreadReader:
+    """The replies of one thread not seen yet, oldest first, one request per :meth:`read`."""
+
+    def __init__(self, client: Any, message_id: str, kind: str, target: str, *,
+                 since: dt.datetime | None = None, user: str | None = None,
+                 budget: Budget | None = None) -> None:
+        self.client, self.message_id, self.kind, self.target = client, message_id, kind, target
+        self.user = user
+        self.budget = budget or BUDGET
+        if since is None:  # Zoom's time (its Date header) when known, a minute of margin
+            skew = getattr(client, "skew", None) or 0.0
+            since = dt.datetime.fromtimestamp(time.time() + skew - 60, dt.timezone.utc)
+        self.since = since
+        self.seen: set[str] = set()
+
+    def read(self) -> list[dict[str, Any]]:
+        """One request: replies not seen before. Zoom's errors that may clear (a rate
+        limit, the network) give no replies this turn, and a 429 holds every waiter."""
+        from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ZoomAPIError
+
+        try:
+            resp = self.client.thread_response(
+                self.message_id, since=self.since, limit=100, user=self.user,
+                **{self.kind: self.target})
+        except RateLimited as exc:
+            wait = HOLD_429
+            if exc.retry_at is not None:
+                wait = max(1.0, (exc.retry_at - dt.datetime.now(dt.timezone.utc))
+                           .total_seconds())
+            self.budget.hold(wait)
+            return []
+        except (ConnectFailed, OutcomeUnknown):
+            return []
+        except ZoomAPIError as exc:
+            if exc.status is not None and exc.status >= 500:
+                return []
+            raise
+        self._note(resp.headers)
+        messages = sorted(resp.json().get("messages") or [],
+                          key=lambda m: int(m.get("timestamp") or 0))
+        fresh = [m for m in messages if m.get("is_reply") and m.get("msg_id") not in self.seen]
+        self.seen.update(str(m.get("msg_id")) for m in fresh)
+        if len(messages) >= 100:  # a long thread: read on from the newest seen
+            newest = int(messages[-1].get("timestamp") or 0) / 1000
+            self.since = dt.datetime.fromtimestamp(int(newest), dt.timezone.utc)
+        return fresh
+
+    def _note(self, headers: Any) -> None:
+        remaining = headers.get("X-RateLimit-Remaining")
+        if remaining is None or not str(remaining).isdigit():
+            return
+        kind = str(headers.get("X-RateLimit-Type", "QPS")).lower()
+        if "daily" in kind and int(remaining) < LOW_REMAINING:
+            self.budget.slow(LOW_PACE)
+        elif int(remaining) == 0:
+            self.budget.hold(1.0)
+
+
+def sender_matches(reply: dict[str, Any], allowed: list[str] | None) -> bool:
+    """Is the reply from an allowed user (an email or user id; None: anyone)?"""
+    if not allowed:
+        return True
+    who = {str(reply.get(k) or "").lower() for k in ("sender_email", "sender_user_id",
+                                                     "sender_member_id")}
+    return any(a.lower() in who for a in allowed)
+
+
+def sender_name(reply: dict[str, Any]) -> str:
+    """How a person reads who wrote a reply: "Grace Hopper (grace@...)"."""
+    name = str(reply.get("sender_display_name") or "")
+    email = str(reply.get("sender_email") or reply.get("sender_user_id") or "someone")
+    return f"{name} ({email})" if name and name != email else email
