@@ -28,6 +28,7 @@ import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
 import rich_text as markdown_bench  # noqa: E402
 import send_throughput  # noqa: E402
+import talkback  # noqa: E402
 
 from tests.harness import crash, interrupt_fuzz, secrets_audit, soak, token_soak  # noqa: E402
 
@@ -48,12 +49,14 @@ def section(title: str, rows: list[Row], seconds: float) -> list[Row]:
     return [(f"**{title}** ({seconds:.0f} s)", "", ""), *rows]
 
 
-def run(quick: bool) -> tuple[list[Row], list[str]]:
+def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str]]:
     n = (lambda full, small: small if quick else full)  # noqa: E731
     rows: list[Row] = []
     outputs: list[str] = []
 
     def timed(title: str, fn: Any, debug_log: bool = False) -> None:
+        if only and title.split(" (")[0] not in only:
+            return
         # Debug logging (scanned by the secrets audit) is on where logins and retries
         # happen, and off where it would distort a timing.
         logging.getLogger().setLevel(logging.DEBUG if debug_log else logging.WARNING)
@@ -102,6 +105,17 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
                  f"{r['send ms']:.2f}", ""),
                 ("conversion / the quickest possible send", f"{r['share of a send']:.2f}", "")]
 
+    def asking() -> list[Row]:
+        r = talkback.run()
+        return [("thread reads per minute while `zn.ask` waits 10 min (minutes 1…10)",
+                 " ".join(map(str, r["per minute"])), ""),
+                ("reads per minute after the first minute, at most",
+                 str(r["max after first"]), "≤ 4"),
+                ("three asks waiting at once: reads in all / one ask's",
+                 f"{r['three total']} / {r['total']}", "≈ 1 ×"),
+                ("an hour of waiting: reads (a Free account's Medium limit: 2,000 a day)",
+                 f"{r['per hour']:.0f}", "")]
+
     def mem() -> list[Row]:
         m = memory.run(n(1000, 200), n(10_000, 1000))
         return [("peak memory after 1,000 sends: bare requests / `%load_ext` + zn.send, MiB",
@@ -148,6 +162,7 @@ def run(quick: bool) -> tuple[list[Row], list[str]]:
     timed("Sending", sending)
     timed("The notebook side", notebook)
     timed("Markdown", rich_text)
+    timed("Talking back", asking)
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)
@@ -182,7 +197,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--only", nargs="+", metavar="SECTION",
+                        help="re-run these sections (e.g. 'Talking back') and replace their "
+                             "rows in the existing page, keeping the others")
     args = parser.parse_args()
+    if args.only:
+        rerun_sections(args.only, Path(args.out), args.quick)
+        return
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "benchmarks.log"
@@ -205,6 +226,38 @@ def main() -> None:
         print(f"{a:<{width}}{b:>22}  {c}")
     Path(args.out).write_text(render(rows, total, args.quick), encoding="utf-8")
     print(f"\nwrote {args.out} ({total / 60:.1f} minutes)")
+
+
+def rerun_sections(only: list[str], out: Path, quick: bool) -> None:
+    """Run some sections again and put their rows in place of the old ones (new
+    sections go before the secrets audit); the rest of the page is kept as it was."""
+    logging.basicConfig(level=logging.WARNING, force=True)
+    rows, _ = run(quick, only)
+    fresh: dict[str, list[str]] = {}
+    for a, b, c in rows:
+        if a.startswith("**"):
+            current = fresh.setdefault(a[2:].split("**")[0], [])
+        current.append(f"| {a} | {b} | {c} |")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    result: list[str] = []
+    skipping = False
+    for line in lines:
+        title = line[4:].split("**")[0] if line.startswith("| **") else None
+        if title is not None:
+            skipping = title in fresh
+            if title == "Secrets audit":
+                for name in [n for n in fresh if n not in "\n".join(lines)]:
+                    result += fresh.pop(name)
+            if skipping:
+                result += fresh.pop(title)
+                continue
+        elif skipping and line.startswith("| ") and not line.startswith("| **"):
+            continue
+        else:
+            skipping = False
+        result.append(line)
+    out.write_text("\n".join(result) + "\n", encoding="utf-8")
+    print(f"wrote {out} (re-ran: {', '.join(only)})")
 
 
 if __name__ == "__main__":

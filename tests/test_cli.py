@@ -61,7 +61,9 @@ def test_headless_demo_prints_what_the_sandbox_received():
     out = subprocess.run([sys.executable, "-m", "zoom_notebook.cli", "demo", "--headless"],
                          capture_output=True, text=True, timeout=180, env={**os.environ})
     assert out.returncode == 0, out.stderr
-    assert "The sandbox received 4 messages:" in out.stdout
+    assert "The sandbox received 6 messages:" in out.stdout
+    assert "Ship model v2 to production?" in out.stdout  # zn.ask, answered by "Grace"
+    assert "yes   [in a thread]" in out.stdout
     assert "#data-science" in out.stdout and "Training finished: accuracy 0.93" in out.stdout
     assert "mentions grace.hopper@example.com" in out.stdout
     assert "in a thread; file results.csv" in out.stdout  # the CSV inside its message

@@ -36,7 +36,7 @@ def kernel_env(user_env):
             "JPY_SESSION_NAME": "/home/ada/analysis.ipynb"}
 
 
-def test_matplotlib_figure_arrives_in_the_thread(user_env, kernel_env, tmp_path):
+def test_matplotlib_figure_arrives_inside_the_message(user_env, kernel_env, tmp_path):
     pytest.importorskip("matplotlib")
     nb = run(["%load_ext zoom_notebook\nimport os\n%matplotlib inline",
               "%%zoomchat -c $CH_PLACEHOLDER -o sent\n"
@@ -44,12 +44,10 @@ def test_matplotlib_figure_arrives_in_the_thread(user_env, kernel_env, tmp_path)
               "plt.title('loss')\nprint('plotted')"
               .replace("$CH_PLACEHOLDER", kernel_env["CH"]),
               "print(sent.attachments[0].name)"], kernel_env, tmp_path)
-    msgs = user_env.messages()
-    main, figure = msgs
+    (main,) = user_env.messages()  # ONE message: the text and its figure together
     assert "plotted" in main["message"] and "analysis.ipynb" in main["message"]
-    assert figure["reply_main_message_id"] == main["id"]
-    assert figure["files"][0]["file_name"].endswith("-figure-1.png")
-    assert figure["file_contents"][0][:8] == b"\x89PNG\r\n\x1a\n"
+    assert main["files"][0]["file_name"].endswith("-figure-1.png")
+    assert main["file_contents"][0][:8] == b"\x89PNG\r\n\x1a\n"
     # the figure was still shown in the notebook as usual
     assert any("image/png" in o.get("data", {}) for o in nb.cells[1].outputs)
     assert "-figure-1.png" in outputs_text(nb)

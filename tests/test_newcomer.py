@@ -288,4 +288,11 @@ def test_issue13_quickstart_runs_top_to_bottom_as_the_demo_runs_it(tmp_path):
     assert any(t.startswith("✓ Sent to contact grace.hopper@example.com") for t in receipts)
     status = next(t for t in shown if t.startswith("✓ Logged in to Zoom"))
     assert "sandbox (approved by" in status and "ZOOM_CLIENT_SECRET" not in status
-    assert len(received) == 5  # two channel messages, a DM, a file, nothing for the 2000-char one
+    # two channel messages, a DM, the CSV inside one message, the question and Grace's
+    # answer in its thread; nothing for the 2000-character one
+    assert len(received) == 6
+    with_file = next(m for m in received if m["message"] == "The numbers, as CSV")
+    assert [f["file_name"] for f in with_file["files"]] == ["results.csv"]
+    question = next(m for m in received if m["message"].startswith("Ship model v2"))
+    answer = next(m for m in received if m.get("reply_main_message_id") == question["id"])
+    assert answer["message"] == "yes" and "<Answer 'yes' from Grace Hopper" in "".join(shown)

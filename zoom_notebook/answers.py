@@ -18,7 +18,7 @@ from .errors import AskTimeout, ValidationError
 from .message import Mentions
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Answer:
     """The reply that answered a question."""
 
@@ -36,6 +36,9 @@ class Answer:
 
     def __str__(self) -> str:
         return self.choice if self.choice is not None else self.text
+
+    def __repr__(self) -> str:
+        return f"<Answer {str(self)!r} from {self.user} at {self.at:%H:%M:%S} UTC>"
 
     def _repr_html_(self) -> str:
         from html import escape

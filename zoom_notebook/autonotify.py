@@ -47,6 +47,13 @@ class Batch:
     cells: list[Ran] = dataclasses.field(default_factory=list)
     started: float = 0.0  # perf_counter at the first cell's start
     ended: float = 0.0  # perf_counter at the last cell's end
+    took: float = 0.0  # the cells' time, added up
+    failed: bool = False  # a cell failed
+
+    def add(self, ran: Ran) -> None:
+        self.cells.append(ran)
+        self.took += ran.took
+        self.failed = self.failed or ran.failed
 
 #: characters of a cell's output autonotify holds while the cell runs (it uses the tail)
 AUTONOTIFY_KEEP = 8 * TAIL
@@ -121,8 +128,9 @@ class AutoNotify:
         self._restore_streams()
         error = result.error_in_exec or result.error_before_exec
         failed = error is not None or self._saw_traceback
-        try:
-            ran = self._ran(result, took, error, failed)
+        try:  # the output is read only for a cell an alert may quote (slow or failed)
+            ran = self._ran(result, took, error, failed,
+                            body=failed or took >= self.after)
         except Exception as exc:  # never hurt the user's session
             print(f"zoom-notebook: autonotify could not read the cell: {exc}", file=sys.stderr)
             return
@@ -131,8 +139,12 @@ class AutoNotify:
             batch = self._batch
             if batch is None or now - took - batch.ended > self.batch_gap + 0.5:
                 batch = self._batch = Batch(started=now - took)
-            batch.cells.append(ran)
+            batch.add(ran)
             batch.ended = now
+            if not batch.failed and batch.took < self.after:
+                if self.batch_gap <= 0:  # every cell on its own: this one is not posted
+                    self._batch = None
+                return  # nothing to post yet: no timer (a quick cell costs next to nothing)
             if self.batch_gap > 0:
                 self._timer = threading.Timer(self.batch_gap, self.end_batch)
                 self._timer.daemon = True
@@ -149,9 +161,7 @@ class AutoNotify:
                 self._timer = None
         if batch is None or not batch.cells:
             return
-        failed = any(c.failed for c in batch.cells)
-        took = sum(c.took for c in batch.cells)
-        if took < self.after and not failed:
+        if batch.took < self.after and not batch.failed:
             return
         try:
             self._post(batch)
@@ -165,8 +175,10 @@ class AutoNotify:
 
     # ------------------------------------------------------------------ the alert
     def _ran(self, result: Any, took: float, error: BaseException | None,
-             failed: bool) -> Ran:
+             failed: bool, body: bool = True) -> Ran:
         count = result.execution_count or self.shell.execution_count - 1
+        if not body:
+            return Ran(count, took, failed, "")
         output = "".join(text for _, text in self._events).strip()
         if error is not None:
             body = short_traceback(error)

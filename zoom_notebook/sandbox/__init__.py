@@ -329,3 +329,48 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def answer_later(text: str, *, as_user: str = "grace", after: float = 15.0,
+                 to_channel: str | None = None, to_contact: str | None = None,
+                 containing: str = "Reply in this thread") -> Any:
+    """Play a colleague who answers: ``after`` seconds from now, ``as_user`` replies
+    ``text`` in the thread of the newest question (a message of yours containing
+    ``containing``) in that conversation, unless someone has answered it already.
+
+    For demos on the sandbox (``zn.ask`` waits for a person; here one answers, or you do
+    first from the sandbox page's reply box). Returns the thread doing it."""
+    import threading
+    import time
+
+    import requests
+
+    from .. import api
+    from ..config import Settings
+
+    settings = Settings.load()
+    if to_channel and to_channel.startswith("#"):
+        from ..people import resolve_channel
+
+        to_channel = resolve_channel(to_channel, settings)
+
+    def run() -> None:
+        time.sleep(after)
+        zoom = api.client(settings)
+        query = {"to_channel": to_channel} if to_channel else {"to_contact": to_contact}
+        for message in zoom.list_messages(page_size=20, **query):
+            if containing in str(message.get("message", "")) and not message.get(
+                    "reply_main_message_id"):
+                thread = zoom.get_thread(str(message["id"]), **query)
+                if any(m.get("is_reply") for m in thread.get("messages") or []):
+                    return  # answered already (by you, from the sandbox page)
+                requests.post(settings.oauth_url + "/_sandbox/reply", timeout=10, json={
+                    "as": as_user, "message": text, "to_channel": to_channel,
+                    # in a direct message the colleague writes back to you (the default)
+                    "reply_main_message_id": message["id"]})
+                return
+
+    thread = threading.Thread(target=run, name="zoom-notebook-sandbox-colleague",
+                              daemon=True)
+    thread.start()
+    return thread
