@@ -75,8 +75,8 @@ def test_every_contract_name_is_in_the_docs():
 #: CONTRACT-2026-12.md's sections whose issues have landed (its names must be in docs/);
 #: a bullet naming a feature still to come is left out until it lands.
 LANDED_2026_12 = ("Formatting", "Files in the same message", "Scheduling", "Batches",
-                  "Finding people and channels; the webhook sender")
-NOT_YET = ("zn.watchdog",)
+                  "Talking back", "Finding people and channels; the webhook sender")
+NOT_YET: tuple[str, ...] = ()
 
 
 def contract_2026_12_names() -> set[str]:
@@ -112,7 +112,8 @@ def test_every_landed_2026_12_name_is_in_the_docs():
     docs = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
     names = contract_2026_12_names()
     expected = {"markdown=", "--plain", "at=", "scheduled_for", "cancel", "scheduled",
-                "--at", "--batch-gap", "file_ids", "Bold", "channels", "contacts"}
+                "--at", "--batch-gap", "file_ids", "Bold", "channels", "contacts", "ask",
+                "AskTimeout", "watchdog", "stoppable=", "from_users=", "--off"}
     assert expected <= names, sorted(expected - names)
     missing = sorted(n for n in names if n not in docs)
     assert not missing, f"CONTRACT-2026-12.md names missing from docs/: {missing}"

@@ -130,7 +130,7 @@ class AutoNotify:
         failed = error is not None or self._saw_traceback
         try:  # the output is read only for a cell an alert may quote (slow or failed)
             ran = self._ran(result, took, error, failed,
-                            body=failed or took >= self.after)
+                            with_body=failed or took >= self.after)
         except Exception as exc:  # never hurt the user's session
             print(f"zoom-notebook: autonotify could not read the cell: {exc}", file=sys.stderr)
             return
@@ -175,9 +175,9 @@ class AutoNotify:
 
     # ------------------------------------------------------------------ the alert
     def _ran(self, result: Any, took: float, error: BaseException | None,
-             failed: bool, body: bool = True) -> Ran:
+             failed: bool, with_body: bool = True) -> Ran:
         count = result.execution_count or self.shell.execution_count - 1
-        if not body:
+        if not with_body:
             return Ran(count, took, failed, "")
         output = "".join(text for _, text in self._events).strip()
         if error is not None:
