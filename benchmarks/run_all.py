@@ -256,7 +256,9 @@ def rerun_sections(only: list[str], out: Path, quick: bool) -> None:
         else:
             skipping = False
         result.append(line)
-    out.write_text("\n".join(result) + "\n", encoding="utf-8")
+    last_row = max(i for i, line in enumerate(result) if line.startswith("| "))
+    notes = (HERE / "NOTES.md").read_text(encoding="utf-8").strip()
+    out.write_text("\n".join([*result[:last_row + 1], "", notes, ""]), encoding="utf-8")
     print(f"wrote {out} (re-ran: {', '.join(only)})")
 
 

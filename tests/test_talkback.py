@@ -408,3 +408,41 @@ def test_cli_ask_and_watchdog(user_env, fast_polls, capsys):
     cancelled = [r for r in log if r["method"] == "DELETE" and "/schedule/" in r["path"]]
     assert len(scheduled) == 1 and len(cancelled) == 1
     assert "has not reported for 40 min" in scheduled[0]["json"]["message"]
+
+
+def test_zooms_rate_limit_headers_slow_the_reads():
+    """X-RateLimit-Remaining near the end of a daily limit slows every reader; 0 of a
+    per-second limit waits for the next second."""
+    class Resp:
+        def __init__(self, headers):
+            self.headers = headers
+
+        def json(self):
+            return {"messages": []}
+
+    class Client:
+        skew = 0.0
+
+        def __init__(self):
+            self.headers = {}
+
+        def thread_response(self, *args, **kwargs):
+            return Resp(self.headers)
+
+    now = [0.0]
+    budget = Budget(clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    client = Client()
+    reader = poller.ThreadReader(client, "m1", "to_channel", "c1", budget=budget)
+    client.headers = {"X-RateLimit-Type": "Daily-limit", "X-RateLimit-Remaining": "40"}
+    budget.fast()
+    assert budget.turn()
+    reader.read()
+    start = now[0]
+    assert budget.turn()
+    assert budget.turn() and now[0] - start >= poller.LOW_PACE - 1
+    client.headers = {"X-RateLimit-Type": "QPS", "X-RateLimit-Remaining": "0"}
+    fresh = Budget(clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    reader.budget = fresh
+    reader.read()
+    before = now[0]
+    assert fresh.turn() and now[0] - before >= 0.99
