@@ -111,7 +111,18 @@ def where_and_when() -> str:
     """``analysis.ipynb on host`` (the notebook's name when Jupyter tells it)."""
     notebook = os.environ.get("JPY_SESSION_NAME")
     host = socket.gethostname()
-    return f"{os.path.basename(notebook)} on {host}" if notebook else f"on {host}"
+    where = f"{os.path.basename(notebook)} on {host}" if notebook else f"on {host}"
+    raw = os.environ.get("ZOOM_NOTEBOOK_PARAMETERS")  # set by `zoom-notebook run`
+    if raw:
+        import json
+
+        try:
+            params = json.loads(raw)
+        except ValueError:
+            params = None
+        if isinstance(params, dict) and params:
+            where += " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+    return where
 
 
 def _machinery(filename: str) -> bool:

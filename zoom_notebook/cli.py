@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
                        help="the command to run (its exit status is returned)")
 
+    runp = sub.add_parser("run", help="execute a notebook with papermill and post its "
+                                      "start, end or failure in one thread")
+    target_args(runp)
+    runp.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    runp.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
+                      default=[], metavar=("NAME", "VALUE"),
+                      help="a parameter for papermill (VALUE read as JSON when it is)")
+    runp.add_argument("--output", metavar="OUT.ipynb",
+                      help="where the executed notebook goes (default NAME-output.ipynb)")
+
     outbox = sub.add_parser("outbox", help="list the messages that could not be "
                                            "delivered, and send them again")
     outbox_args(outbox)
@@ -108,6 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _send(args)
         if args.command == "ask":
             return _ask(args)
+        if args.command == "run":
+            from .runner import parse_value
+            from .runner import run as run_notebook
+
+            return run_notebook(args.notebook, output=args.output, to_channel=args.channel,
+                       to_contact=args.contact,
+                       parameters={k: parse_value(v) for k, v in args.parameters})
         if args.command == "watchdog":
             return _watchdog(args)
         if args.command == "sandbox":

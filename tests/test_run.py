@@ -1,0 +1,78 @@
+"""zoom-notebook run: a parameterised notebook executed by papermill against the sandbox,
+its start and its end or failure in one thread, the output notebook attached."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("papermill")
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.slow
+
+
+def notebook(path):
+    params = new_code_cell("epochs = 1\nfail = False")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[
+        params,
+        new_code_cell("from zoom_notebook.alerts import where_and_when\n"
+                      "print('alerts say:', where_and_when())"),
+        new_code_cell("print('epochs', epochs)\nif fail:\n    raise ValueError('bad batch 17')"),
+        new_code_cell("'done'")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+def run_cli(sb, *args, cwd):
+    env = {**os.environ, **sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token()}
+    return subprocess.run([sys.executable, "-m", "zoom_notebook.cli", "run", *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=180)
+
+
+def test_run_posts_start_and_end_in_one_thread_with_the_output(sandbox, tmp_path):
+    ch = sandbox.channel_id("general")
+    src = notebook(tmp_path / "train.ipynb")
+    out = run_cli(sandbox, str(src), "-c", ch, "-p", "epochs", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    start, end = sandbox.messages()
+    assert start["message"].startswith("▶️ train.ipynb on ") and "(epochs=3)" in start["message"]
+    assert end["reply_main_message_id"] == start["id"]
+    assert end["message"].startswith("✅ train.ipynb on ") and "finished in" in end["message"]
+    assert [f["file_name"] for f in end["files"]] == ["train-output.ipynb"]
+    executed = nbformat.reads(end["file_contents"][0].decode(), as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "epochs 3" in text
+    # what the notebook's own alerts say: its name and its parameters
+    assert "alerts say: train.ipynb on" in text and "epochs=3" in text
+
+
+def test_run_failure_names_the_cell_and_exits_as_papermill(sandbox, tmp_path):
+    ch = sandbox.channel_id("general")
+    src = notebook(tmp_path / "etl.ipynb")
+    out = run_cli(sandbox, str(src), "-c", ch, "-p", "fail", "true", "--output",
+                  str(tmp_path / "etl-run.ipynb"), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "ValueError: bad batch 17" in out.stderr
+    start, end = sandbox.messages()
+    assert end["reply_main_message_id"] == start["id"]
+    first = end["message"].splitlines()[0]
+    assert first.startswith("❌ etl.ipynb on ")
+    assert "failed in cell 3 (In [4] of etl-run.ipynb)" in first
+    assert "ValueError: bad batch 17" in end["message"]
+    assert [f["file_name"] for f in end["files"]] == ["etl-run.ipynb"]
+    assert (tmp_path / "etl-run.ipynb").exists()
+
+
+def test_run_checks_its_arguments_before_running(sandbox, tmp_path):
+    out = run_cli(sandbox, str(tmp_path / "missing.ipynb"), "-c", "x", cwd=tmp_path)
+    assert out.returncode == 1 and "NOTEBOOK" in out.stderr
+    assert sandbox.requests() == []

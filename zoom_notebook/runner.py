@@ -1,0 +1,122 @@
+"""``zoom-notebook run NOTEBOOK.ipynb``: execute a notebook with papermill (the
+``papermill`` extra) and post its start, then its end or failure, in ONE Zoom thread.
+
+The failure names the cell (``In [N]``), the error and the last lines of its traceback;
+the output notebook is attached to the last message either way. The exit status is
+papermill's (0 done, 1 failed). Zoom being unreachable never stops the run: what could not
+be posted is kept in the outbox (text only) and delivered later.
+
+The kernel gets ``JPY_SESSION_NAME`` (the notebook's name) and
+``ZOOM_NOTEBOOK_PARAMETERS`` (its parameters as JSON), so the alerts the notebook posts
+itself (``zn.notify``, ``autonotify``) say which notebook and parameters they come from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import ValidationError, ZoomNotebookError
+
+#: what the kernel of a run is told (read by alerts.where_and_when)
+PARAMETERS_ENV = "ZOOM_NOTEBOOK_PARAMETERS"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def parse_value(text: str) -> Any:
+    """``-p epochs 3`` is the number 3, ``-p name resnet`` the text (papermill's -p)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def describe(parameters: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+
+
+def run(notebook: str, *, parameters: dict[str, Any] | None = None,
+        output: str | None = None, to_channel: str | None = None,
+        to_contact: str | None = None, settings: Settings | None = None) -> int:
+    from . import api
+    from .alerts import duration, resolve_target
+
+    source = Path(notebook)
+    if source.suffix != ".ipynb" or not source.is_file():
+        raise ValidationError("NOTEBOOK", f"{notebook}: give the path of an existing .ipynb")
+    out = Path(output) if output else source.with_name(f"{source.stem}-output.ipynb")
+    if out.resolve() == source.resolve():
+        raise ValidationError("--output", "the output must not overwrite the notebook")
+    params = dict(parameters or {})
+    settings = settings or Settings.load()
+    target = resolve_target(to_channel, to_contact, settings)
+    try:
+        import papermill
+    except ImportError:
+        raise ValidationError("run", "zoom-notebook run needs papermill: pip install "
+                                     "'zoom-notebook[papermill]'") from None
+    api.prepare("x", settings=settings, **target)  # the target is checked before the run
+    host = socket.gethostname()
+    what = f"{source.name} on {host}" + (f" ({describe(params)})" if params else "")
+    start = _post(f"▶️ {what}: started", target, settings)
+    os.environ["JPY_SESSION_NAME"] = str(source)
+    os.environ[PARAMETERS_ENV] = json.dumps(params, default=str)
+    began = time.monotonic()
+    try:
+        papermill.execute_notebook(str(source), str(out), parameters=params,
+                                   progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as exc:
+        took = duration(time.monotonic() - began)
+        lines = [_ANSI.sub("", line) for line in exc.traceback]
+        tail = "\n".join("\n".join(lines).strip().splitlines()[-8:])
+        cell = _source_cell(out, exc.cell_index)
+        _post(f"❌ {what}: failed in cell {cell} (In [{exc.exec_count}] of {out.name}) "
+              f"after {took}\n{exc.ename}: {exc.evalue}\n{tail}", target, settings,
+              reply_to=start, files=[out])
+        print(f"{source.name} failed in cell {cell}: {exc.ename}: {exc.evalue} (output: "
+              f"{out})", file=sys.stderr)
+        return 1
+    _post(f"✅ {what}: finished in {duration(time.monotonic() - began)}", target, settings,
+          reply_to=start, files=[out])
+    print(f"{source.name} finished (output: {out})", file=sys.stderr)
+    return 0
+
+
+def _source_cell(output: Path, index: int) -> int:
+    """The failing cell's number in the notebook as written (1-based): papermill's index
+    counts the "injected-parameters" cell it added to the output."""
+    try:
+        import nbformat
+
+        cells = nbformat.read(str(output), as_version=4).cells  # type: ignore[no-untyped-call]
+        injected = [i for i, c in enumerate(cells)
+                    if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    except Exception:  # an unreadable output: papermill's own count
+        return index + 1
+    return index + 1 - sum(1 for i in injected if i < index)
+
+
+def _post(text: str, target: dict[str, Any], settings: Settings, *,
+          reply_to: str | None = None, files: list[Path] | None = None) -> str | None:
+    """Post now (so the thread exists); if Zoom fails, keep the text in the outbox."""
+    from . import api
+    from .alerts import post_alert
+    from .client import MAX_FILE_BYTES
+
+    kept = [f for f in files or [] if f.is_file() and f.stat().st_size <= MAX_FILE_BYTES]
+    try:
+        sent = api.send(text, reply_to=reply_to, files=kept, settings=settings,
+                        markdown=False, **target)
+        return sent.id
+    except ZoomNotebookError as exc:
+        print(f"zoom-notebook: could not post to Zoom now ({exc}); the text is kept in the "
+              "outbox and sent later", file=sys.stderr)
+        post_alert(text, reply_to=reply_to, settings=settings, show=False, **target)
+        return None
