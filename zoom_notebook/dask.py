@@ -1,0 +1,168 @@
+"""Dask in Zoom (``pip install 'zoom-notebook[dask]'``): ``progress`` keeps ONE message up
+to date with a computation, and ``ZoomPlugin`` reports failing tasks and dying workers.
+
+Both are built on ``distributed``'s own machinery, not on polling futures by hand:
+``progress`` is a ``distributed.diagnostics.progressbar.ProgressBar`` (the scheduler feeds
+it done/total as ``distributed.progress`` is fed), and ``ZoomPlugin`` is a
+``SchedulerPlugin`` (``transition`` to ``erred``, and the scheduler's ``remove-worker``
+event with ``expected: False``). Messages go through the same outbox as every alert:
+the computation never waits for Zoom.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from distributed.client import futures_of
+from distributed.diagnostics.plugin import SchedulerPlugin
+from distributed.diagnostics.progressbar import TextProgressBar
+
+from .message import Mentions
+
+__all__ = ["ZoomPlugin", "progress"]
+
+
+class _ZoomBar(TextProgressBar):
+    """distributed's text bar (still drawn) that also edits one Zoom message, paced."""
+
+    def __init__(self, keys: Any, zoom: Any, every: float, show_text: bool,
+                 **kwargs: Any) -> None:
+        self._zoom, self._every, self._last = zoom, every, time.monotonic()
+        self._show_text = show_text
+        super().__init__(keys, **kwargs)
+
+    def _draw_bar(self, remaining: int, all: int, **kwargs: Any) -> None:
+        if self._show_text:
+            super()._draw_bar(remaining, all, **kwargs)
+        zoom = self._zoom
+        zoom.total = all
+        zoom.n = all - remaining
+        if time.monotonic() - self._last >= self._every and remaining:
+            self._last = time.monotonic()
+            zoom._edit(zoom._status())
+
+    def _draw_stop(self, remaining: int = 0, all: int = 0, status: str = "",
+                   **kwargs: Any) -> None:
+        if self._show_text:
+            super()._draw_stop(**kwargs)
+        zoom = self._zoom
+        zoom.total, zoom.n = all, all - remaining
+        if status == "error":
+            error = kwargs.get("exception")
+            zoom._edit(f"❌ {zoom.desc}: failed at {zoom.n}/{all} after {zoom._took()}\n"
+                       f"{type(error).__name__ if error is not None else 'error'}: {error}",
+                       final=True)
+        else:
+            zoom._edit(f"✅ {zoom.desc}: done, {all}/{all} in {zoom._took()}", final=True)
+
+
+def progress(*futures: Any, desc: str = "Dask", to_channel: str | None = None,
+             to_contact: str | None = None, mentions: Mentions = None,
+             reply_to: str | None = None, every: float = 10.0, show_text: bool = False,
+             scheduler: Any = None) -> None:
+    """Wait for ``futures`` (futures, or persisted collections) with ONE Zoom message
+    showing done/total: an edit at most every ``every`` seconds and always a final one
+    (done, or failed with the error). The Zoom twin of ``distributed.progress``; blocks
+    like it does in a console. ``show_text`` also draws distributed's text bar."""
+    from .alerts import progress as zoom_progress
+
+    keys = futures_of(futures)
+    zoom: Any = zoom_progress((), total=len(keys), desc=desc, to_channel=to_channel,
+                         to_contact=to_contact, mentions=mentions, reply_to=reply_to,
+                         every=every)
+    zoom._post_first()
+    bar = _ZoomBar(keys, zoom, every, show_text, scheduler=scheduler, start=False,
+                   interval="100ms")
+    bar._loop_runner.run_sync(bar.listen)
+
+
+class ZoomPlugin(SchedulerPlugin):
+    """Post when tasks err or workers die, coalesced: the first problem opens ONE thread
+    a few seconds later (``every``, default 5 s) with everything that happened in the
+    meantime; later problems are replied in that thread, at most one reply per
+    ``every`` seconds. ``client.register_plugin(ZoomPlugin(to_channel="#alerts"))``."""
+
+    name = "zoom-notebook"
+
+    def __init__(self, *, to_channel: str | None = None, to_contact: str | None = None,
+                 mentions: Mentions = None, every: float = 5.0, desc: str = "Dask") -> None:
+        from .alerts import check_alert_target, resolve_target
+        from .config import Settings
+
+        self.target = resolve_target(to_channel, to_contact, Settings.load())
+        check_alert_target(self.target, mentions, None)
+        self.mentions, self.every, self.desc = mentions, float(every), desc
+        self._setup()
+
+    def _setup(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._timer: threading.Timer | None = None
+        self._root: Any = None
+        self._scheduler: Any = None
+        self.posted = 0
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to the scheduler: settings only
+        return {"target": self.target, "mentions": self.mentions, "every": self.every,
+                "desc": self.desc}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    async def start(self, scheduler: Any) -> None:
+        self._scheduler = scheduler
+
+    async def close(self) -> None:
+        self._flush()
+
+    # ------------------------------------------------------------------ events
+    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any
+                   ) -> None:
+        if finish != "erred" or kwargs.get("cause") not in (None, key):
+            return  # a task that erred only because a task it needs did: not news
+        text = kwargs.get("exception_text")
+        if not text and self._scheduler is not None:
+            task = self._scheduler.tasks.get(key)
+            text = getattr(task, "exception_text", "") if task is not None else ""
+        self._note(f"task {key!r} failed: {text or 'an error'}")
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        if (topic == "all" and isinstance(msg, dict) and msg.get("action") == "remove-worker"
+                and not msg.get("expected")):
+            lost = len(msg.get("processing-tasks") or ())
+            self._note(f"worker {msg.get('worker')} died"
+                       + (f" ({lost} task(s) running on it are retried)" if lost else ""))
+
+    # ------------------------------------------------------------------ posting
+    def _note(self, line: str) -> None:
+        with self._lock:
+            self._pending.append(line)
+            if self._timer is None:
+                self._timer = threading.Timer(self.every, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush(self) -> None:
+        from .alerts import post_alert, where_and_when
+
+        with self._lock:
+            lines, self._pending = self._pending, []
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+            root = self._root
+        if not lines:
+            return
+        shown = lines[:10] + ([f"… and {len(lines) - 10} more"] if len(lines) > 10 else [])
+        if root is None:
+            head = f"❌ {self.desc} cluster: {len(lines)} problem(s) ({where_and_when()})"
+            item = post_alert("\n".join([head, *shown]), mentions=self.mentions, show=False,
+                              **self.target)
+            with self._lock:
+                self._root = item
+        else:
+            post_alert("\n".join(shown), reply_ref=root, show=False, **self.target)
+        self.posted += 1
