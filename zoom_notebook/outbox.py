@@ -91,13 +91,19 @@ def _pidns() -> str:
         return ""
 
 
+def host_name() -> str:
+    """How this machine names itself in leases: ``ZOOM_NOTEBOOK_HOST`` if set (for machines
+    that share a host name, e.g. containers with one image), else the host name."""
+    return os.environ.get("ZOOM_NOTEBOOK_HOST") or socket.gethostname()
+
+
 def owner() -> dict[str, Any]:
     """This process as a record owner: host, boot id, PID namespace, PID, start time."""
     global _owner_cache
     pid = os.getpid()
     if _owner_cache is None or _owner_cache[0] != pid:  # computed again after a fork
         stat = _proc_stat(pid)
-        _owner_cache = (pid, {"host": socket.gethostname(),
+        _owner_cache = (pid, {"host": host_name(),
                               "boot": _read("/proc/sys/kernel/random/boot_id") or "",
                               "pidns": _pidns(), "pid": pid,
                               "start": stat[1] if stat else ""})
