@@ -15,8 +15,6 @@ import pytest
 
 from zoom_notebook.sandbox import free_port
 
-pytestmark = pytest.mark.slow
-
 ALPHA = """
 import os, time
 from zoom_notebook import client, outbox
@@ -61,6 +59,7 @@ def adopt(name, sb, home):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_live_lease_is_kept_and_an_expired_one_taken_over_once(sandbox, tmp_path):
     alpha = host("alpha", sandbox, tmp_path, ALPHA, zoom_up=False)
     try:
@@ -80,3 +79,52 @@ def test_a_live_lease_is_kept_and_an_expired_one_taken_over_once(sandbox, tmp_pa
     assert adopt("gamma", sandbox, tmp_path) == []  # a third host finds nothing left
     texts = sorted(m["message"].split("]")[0] for m in sandbox.messages())
     assert texts == ["✅ [alpha-0", "✅ [alpha-1", "✅ [alpha-2"]  # each exactly once
+
+
+MOUNTS = """\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+40 22 0:45 / /home rw,relatime shared:20 - nfs4 fs:/export/home rw,vers=4.2,local_lock=none
+41 22 0:46 / /shared/nolock rw,relatime - nfs fs:/export/x rw,vers=3,nolock,local_lock=all
+42 22 0:47 / /shared/lockd rw,relatime - nfs fs:/export/y rw,vers=3,local_lock=none
+43 22 0:48 / /shared/flock rw,relatime - nfs fs:/export/z rw,vers=3,local_lock=flock
+"""
+
+
+@pytest.mark.parametrize("path, bad", [
+    ("/home/ada/.zoom", False),            # NFSv4 with server locks
+    ("/shared/lockd/ada", False),          # v3 with lockd
+    ("/shared/nolock/ada/zoom", True),     # nolock: locks stay on each host
+    ("/shared/flock", True),               # local_lock=flock
+    ("/tmp/x", False),                     # a local disk
+])
+def test_the_lock_self_test_reads_the_mount(path, bad):
+    from zoom_notebook.locking import local_only_locks
+
+    problem = local_only_locks(path, MOUNTS)
+    assert (problem is not None) == bad, problem
+    if bad:
+        assert "NFS mount" in problem and "not shared between hosts" in problem
+
+
+def test_a_user_login_is_refused_where_locks_are_local(oauth_env, tmp_path, monkeypatch):
+    """Where locks do nothing across hosts, a rotating-refresh login is refused before the
+    browser opens, naming Server-to-Server and a per-host home; S2S still works."""
+    import zoom_notebook as zn
+    from zoom_notebook import locking
+
+    home = os.environ["ZOOM_NOTEBOOK_HOME"]
+    fake = tmp_path / "mountinfo"
+    fake.write_text(f"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                    f"41 22 0:46 / {os.path.realpath(home)} rw - nfs fs:/x rw,nolock\n")
+    monkeypatch.setattr(locking, "MOUNTINFO", str(fake))
+    locking._check.cache_clear()
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda *a, **k: opened.append(a) or True)
+    try:
+        with pytest.raises(zn.AuthError) as caught:
+            zn.login("browser", timeout=5)
+        text = str(caught.value)
+        assert "nolock" in text and "Server-to-Server" in text and "its own home" in text
+        assert opened == [] and oauth_env.requests() == []
+    finally:
+        locking._check.cache_clear()

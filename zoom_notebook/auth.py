@@ -208,6 +208,9 @@ def _token_error(exc: BaseException) -> AuthError:
 
 
 def save_login(settings: Settings, token: dict[str, Any], method: str) -> LoginStatus:
+    from .locking import check_rotating_login
+
+    check_rotating_login(settings.home_dir)  # refresh tokens rotate: the lock must hold
     store = TokenStore(settings.home_dir)
     assert settings.client_id
     with store.lock():
@@ -237,6 +240,9 @@ def login(method: str = "auto", *, scopes: Sequence[str] = DEFAULT_SCOPES,
         method = (settings.login_method or "paste") if is_remote() else "browser"
         if method not in METHODS[1:]:
             raise ValidationError("login_method", "choose browser, paste or device")
+    from .locking import check_rotating_login
+
+    check_rotating_login(settings.home_dir)  # said before the browser opens, not after
     if method == "browser":
         return _browser(settings, scopes, timeout, open_browser)
     if method == "paste":

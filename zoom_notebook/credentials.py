@@ -163,10 +163,12 @@ def from_settings(settings: Settings) -> Credentials:
 
 
 def _user_login(settings: Settings) -> Credentials:
+    from .locking import check_rotating_login
     from .store import TokenStore
     from .userauth import UserLogin
 
     store = TokenStore(settings.home_dir)
+    check_rotating_login(settings.home_dir)  # before any refresh can rotate the token
     if store.read() is None:
         raise AuthError(
             "No Zoom credentials: run `%zoomchat login` (or zn.login()), or set "
