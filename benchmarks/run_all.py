@@ -23,6 +23,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))  # the harnesses the tests share: tests/harness
 
+import fleet  # noqa: E402
 import fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
@@ -116,6 +117,17 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
                 ("an hour of waiting: reads (a Free account's Medium limit: 2,000 a day)",
                  f"{r['per hour']:.0f}", "")]
 
+    def fleet_rows() -> list[Row]:
+        r = fleet.run()
+        p, u = r["paced"], r["unpaced"]
+        return [(f"{fleet.PROCESSES} processes × {fleet.THREADS} threads, alerts into ONE "
+                 "channel (flood limits on): delivered / twice, paced by the shared ledger",
+                 f"{p['delivered']} of {p['expected']} / {p['twice']}", "all / 0"),
+                ("paced: 429s seen / achieved rate ÷ what the channel allows",
+                 f"{p['429s']} / {p['ratio']:.2f}", "0 / ≥ 0.9"),
+                ("unpaced (each process learns from its own 429): 429s / achieved ÷ allowed",
+                 f"{u['429s']} / {u['ratio']:.2f}", "")]
+
     def mem() -> list[Row]:
         m = memory.run(n(1000, 200), n(10_000, 1000))
         return [("peak memory after 1,000 sends: bare requests / `%load_ext` + zn.send, MiB",
@@ -163,6 +175,7 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
     timed("The notebook side", notebook)
     timed("Markdown", rich_text)
     timed("Talking back", asking)
+    timed("A fleet on one channel", fleet_rows)
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)

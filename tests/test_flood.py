@@ -1,0 +1,101 @@
+"""Zoom's per-channel flood limits, paced across processes through the home folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zoom_notebook import flood
+from zoom_notebook.outbox import pacing
+
+
+def allowed(times):
+    """Does a sequence of send times keep every window of Zoom's limits?"""
+    for count, window in flood.WINDOWS:
+        for i, t in enumerate(times):
+            if sum(1 for u in times[: i + 1] if u > t - window) > count:
+                return False
+    return True
+
+
+def test_reserved_moments_keep_every_window_and_waste_little(tmp_path):
+    now = [1000.0]
+    times = [flood.reserve(tmp_path, "https://api.zoom.us/v2", "c1", clock=lambda: now[0])
+             for _ in range(70)]
+    assert times == sorted(times) and allowed(times)
+    assert times[9] == 1000.0 and times[10] == pytest.approx(1001.15)  # 10 a second
+    assert times[29] < 1003.5 and times[30] == pytest.approx(1010.15)  # 30 in 10 s
+    assert times[60] == pytest.approx(1100.15)  # 60 in 100 s
+    other = flood.reserve(tmp_path, "https://api.zoom.us/v2", "c2", clock=lambda: now[0])
+    assert other == 1000.0  # another channel has its own ledger
+
+
+def test_a_block_zoom_announced_holds_every_process(tmp_path):
+    flood.block(tmp_path, "u", "c1", 5000.0)
+    assert flood.reserve(tmp_path, "u", "c1", clock=lambda: 1000.0) == 5000.0
+
+
+def test_processes_share_one_ledger(tmp_path):
+    code = ("import sys, json; from pathlib import Path; from zoom_notebook import flood\n"
+            "print(json.dumps([flood.reserve(Path(sys.argv[1]), 'u', 'c', clock=lambda: "
+            "1000.0) for _ in range(8)]))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    import json
+
+    times = sorted(t for p in procs for t in json.loads(p.communicate(timeout=60)[0]))
+    assert len(times) == 32 and len(set(times)) >= 3 and allowed(times)
+
+
+def test_pacing_is_on_for_zoom_and_switchable(monkeypatch):
+    monkeypatch.delenv("ZOOM_NOTEBOOK_FLOOD_PACING", raising=False)
+    assert pacing("https://api.zoom.us/v2") and not pacing("http://127.0.0.1:5000/v2")
+    monkeypatch.setenv("ZOOM_NOTEBOOK_FLOOD_PACING", "1")
+    assert pacing("http://127.0.0.1:5000/v2")
+    monkeypatch.setenv("ZOOM_NOTEBOOK_FLOOD_PACING", "0")
+    assert not pacing("https://api.zoom.us/v2")
+
+
+def test_unusable_folder_never_holds_an_alert(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert flood.reserve(blocker, "u", "c") == 0.0  # floods/ cannot be made under a file
+    assert os.path.isfile(blocker)
+
+
+WORKER = """
+import os, threading, zoom_notebook as zn
+from zoom_notebook.outbox import get_outbox
+def send(t):
+    with zn.notify(f"[{os.getpid()}-{t}] shard done", to_channel=os.environ["CH"]):
+        pass
+threads = [threading.Thread(target=send, args=(t,)) for t in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert get_outbox().flush(120)
+"""
+
+
+@pytest.mark.slow
+def test_processes_on_one_channel_back_off_together(tmp_path):
+    """Six processes x 2 threads into one channel whose flood limit (10 a second) the
+    sandbox enforces: paced through one home folder, no 429 and every alert once."""
+    import collections
+
+    from zoom_notebook.sandbox import Sandbox
+
+    with Sandbox(channel_limits=True) as sb:
+        env = {**os.environ, **sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token(),
+               "ZOOM_NOTEBOOK_HOME": str(tmp_path), "CH": sb.channel_id("general"),
+               "ZOOM_NOTEBOOK_FLOOD_PACING": "1"}
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER], env=env) for _ in range(6)]
+        assert all(p.wait(timeout=180) == 0 for p in procs)
+        msgs = [m for m in sb.world.messages.values() if "shard done" in m.message]
+        assert sum(1 for r in sb.requests() if r["status"] == 429) == 0
+    counts = collections.Counter(m.message.split("]")[0] for m in msgs)
+    assert len(counts) == 12 and set(counts.values()) == {1}
+    stamps = sorted(m.timestamp for m in msgs)
+    assert stamps[-1] - stamps[0] >= 1.0  # 12 messages: the 11th waited for the next second

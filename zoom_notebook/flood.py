@@ -1,0 +1,94 @@
+"""Zoom's per-channel flood limits, shared by every process that uses one home folder.
+
+Zoom counts messages per channel for the whole account (NOTES.md, from the ``to_channel``
+description): more than 10 in 1 s blocks the channel for 10 s, 30 in 10 s for 30 s,
+60 in 100 s for 60 s, 450 in 1,000 s for 300 s. A process that learns this from its own
+429 loses the channel for 10 s or more, and so does every other process sending there.
+So alerts reserve their moment instead: a small ledger per channel in the home folder
+(``floods/``, under a file lock) holds the times already taken by any process, and each
+alert goes at the earliest time that keeps every window under its limit. A block Zoom
+announces anyway (a 429 with ``Retry-After``) is written there too, so all processes wait
+it out together instead of each finding it with its own 429.
+
+One ledger per (API base, channel); its lock is held for a read and a write (well under a
+millisecond). If the folder cannot be used, alerts go unpaced, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+#: (messages, seconds): at most that many in any window of that length (Zoom's limits)
+WINDOWS = ((10, 1.0), (30, 10.0), (60, 100.0), (450, 1000.0))
+#: added to each window: messages may arrive a little later or sooner than reserved
+MARGIN = 0.15
+FOLDER = "floods"
+
+
+def _paths(home: Path, api_url: str, channel: str) -> tuple[Path, Path]:
+    key = hashlib.sha256(f"{api_url}\n{channel}".encode()).hexdigest()[:24]
+    folder = home / FOLDER
+    return folder / f"{key}.json", folder / f"{key}.lock"
+
+
+def earliest(times: list[float], now: float, blocked: float = 0.0) -> float:
+    """The earliest moment at or after ``now`` (and ``blocked``) that keeps every window
+    under its limit, counting ``times`` (sorted) already taken."""
+    at = max(now, blocked)
+    while True:
+        later = at
+        for count, window in WINDOWS:
+            inside = [t for t in times if t > at - window - MARGIN]
+            if len(inside) >= count:
+                later = max(later, inside[-count] + window + MARGIN)
+        if later <= at:
+            return at
+        at = later
+
+
+@contextlib.contextmanager
+def _ledger(home: Path, api_url: str, channel: str,  # type: ignore[no-untyped-def]
+            clock: Callable[[], float] = time.time):
+    from filelock import FileLock
+
+    data_path, lock_path = _paths(home, api_url, channel)
+    data_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with FileLock(str(lock_path), timeout=10):
+        try:
+            state = json.loads(data_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+        times = sorted(float(t) for t in state.get("times", []) if isinstance(t, (int, float)))
+        box: dict[str, Any] = {"times": times, "blocked": float(state.get("blocked") or 0.0)}
+        yield box
+        horizon = clock() - WINDOWS[-1][1] - MARGIN
+        box["times"] = [t for t in box["times"] if t > horizon]
+        tmp = data_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(box), encoding="utf-8")
+        os.replace(tmp, data_path)
+
+
+def reserve(home: Path, api_url: str, channel: str,
+            clock: Callable[[], float] = time.time) -> float:
+    """Take the next moment this channel may get a message (wall-clock seconds); 0.0 when
+    the ledger cannot be used (the message then goes at once)."""
+    try:
+        with _ledger(home, api_url, channel, clock) as box:
+            at = earliest(box["times"], clock(), box["blocked"])
+            box["times"].append(at)
+            return at
+    except Exception:  # a read-only or odd folder: never hold an alert back for it
+        return 0.0
+
+
+def block(home: Path, api_url: str, channel: str, until: float) -> None:
+    """Zoom blocked the channel until ``until``: every process waits for it."""
+    with contextlib.suppress(Exception):
+        with _ledger(home, api_url, channel) as box:
+            box["blocked"] = max(box["blocked"], until)
