@@ -75,7 +75,7 @@ def test_every_contract_name_is_in_the_docs():
 #: CONTRACT-2026-12.md's sections whose issues have landed (its names must be in docs/);
 #: a bullet naming a feature still to come is left out until it lands.
 LANDED_2026_12 = ("Formatting", "Files in the same message", "Scheduling", "Batches",
-                  "Talking back", "Fleets and batch jobs",
+                  "Talking back", "Fleets and batch jobs", "Command line",
                   "Finding people and channels; the webhook sender")
 NOT_YET: tuple[str, ...] = ()
 
