@@ -99,3 +99,31 @@ def test_processes_on_one_channel_back_off_together(tmp_path):
     assert len(counts) == 12 and set(counts.values()) == {1}
     stamps = sorted(m.timestamp for m in msgs)
     assert stamps[-1] - stamps[0] >= 1.0  # 12 messages: the 11th waited for the next second
+
+
+def test_a_429_one_process_meets_holds_the_others(user_env, monkeypatch):
+    """Zoom blocks the channel: the alert that met the 429 writes the block to the shared
+    ledger, so the next alert of ANY process sharing the home waits for it (instead of
+    finding it with a 429 of its own)."""
+    import time
+    from pathlib import Path
+
+    from zoom_notebook import api, client
+    from zoom_notebook.alerts import post_alert
+    from zoom_notebook.outbox import get_outbox
+
+    monkeypatch.setenv("ZOOM_NOTEBOOK_FLOOD_PACING", "1")
+    monkeypatch.setattr(client, "DEFAULT_RETRY_BUDGET", 0.5)
+    api.forget_clients()
+    ch = user_env.channel_id("general")
+    user_env.inject("status", status=429, retry_after=90, count=1, method="POST",
+                    path="/messages")
+    item = post_alert("✅ first", to_channel=ch, show=False)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (item.attempts == 0 or item.status == "inflight"):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    home = Path(os.environ["ZOOM_NOTEBOOK_HOME"])
+    later = flood.reserve(home, api.client().api_url, ch)
+    assert later - time.time() > 80  # every process now waits the block out
+    assert item.status != "sent" and get_outbox().pending()  # kept, to be sent after it

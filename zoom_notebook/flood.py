@@ -29,6 +29,9 @@ WINDOWS = ((10, 1.0), (30, 10.0), (60, 100.0), (450, 1000.0))
 #: added to each window: messages may arrive a little later or sooner than reserved
 MARGIN = 0.15
 FOLDER = "floods"
+#: the longest block Zoom gives a channel (450 in 1,000 s): a longer Retry-After is the
+#: account's daily limit, which is not the channel's to wait out
+MAX_BLOCK = 300.0
 
 
 def _paths(home: Path, api_url: str, channel: str) -> tuple[Path, Path]:

@@ -742,12 +742,14 @@ class Outbox:
         item.error = f"{type(exc).__name__}: {exc}"
         retry_at = getattr(exc, "retry_at", None)
         if (isinstance(exc, RateLimited) and retry_at is not None and "to_channel" in
-                item.payload and self._pacing(self._client_factory())):  # all wait together
-            from .flood import block
+                item.payload and "daily" not in str(exc.limit_type or "").lower()
+                and self._pacing(self._client_factory())):  # all wait it out together
+            from .flood import MAX_BLOCK, block
 
+            until = min(retry_at.timestamp(), time.time() + MAX_BLOCK)
             with contextlib.suppress(Exception):
                 block(self.path.parent, str(getattr(self._client_factory(), "api_url", "")),
-                      str(item.payload["to_channel"]), retry_at.timestamp())
+                      str(item.payload["to_channel"]), until)
         why = not_worth_keeping(exc)
         if why is not None and item.kind == "send" and not item.resolve_first:
             item.status, item.hint = "failed", _not_kept_hint(why)
