@@ -76,3 +76,20 @@ def test_run_checks_its_arguments_before_running(sandbox, tmp_path):
     out = run_cli(sandbox, str(tmp_path / "missing.ipynb"), "-c", "x", cwd=tmp_path)
     assert out.returncode == 1 and "NOTEBOOK" in out.stderr
     assert sandbox.requests() == []
+
+
+def test_a_notebook_run_by_papermill_names_itself_and_its_parameters(tmp_path):
+    """Not through `zoom-notebook run`: papermill's own command line starts the kernel,
+    and the alerts the notebook posts still say which notebook and parameters."""
+    src = notebook(tmp_path / "nightly.ipynb")
+    papermill = os.path.join(os.path.dirname(sys.executable), "papermill")
+    env = {k: v for k, v in os.environ.items() if k not in ("JPY_SESSION_NAME",
+                                                             "ZOOM_NOTEBOOK_PARAMETERS")}
+    out = subprocess.run([papermill, str(src), str(tmp_path / "out.ipynb"), "-p", "epochs",
+                          "7", "-r", "region", "emea", "--no-progress-bar"],
+                         capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode == 0, out.stderr
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "alerts say: nightly.ipynb on " in text
+    assert "(epochs=7, region='emea')" in text

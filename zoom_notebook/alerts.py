@@ -108,10 +108,14 @@ def _update_receipt(receipt: Receipt, shape: SentMessage, item: Item) -> None:
 
 
 def where_and_when() -> str:
-    """``analysis.ipynb on host`` (the notebook's name when Jupyter tells it)."""
-    notebook = os.environ.get("JPY_SESSION_NAME")
+    """``analysis.ipynb on host (epochs=3)``: the notebook's name when Jupyter tells it
+    (``JPY_SESSION_NAME``), or when papermill or nbconvert started this kernel from a
+    command line; the parameters ``zoom-notebook run`` or papermill's ``-p`` gave it."""
+    launched, launch_params = launcher()
+    notebook = os.environ.get("JPY_SESSION_NAME") or launched
     host = socket.gethostname()
     where = f"{os.path.basename(notebook)} on {host}" if notebook else f"on {host}"
+    params: Any = launch_params
     raw = os.environ.get("ZOOM_NOTEBOOK_PARAMETERS")  # set by `zoom-notebook run`
     if raw:
         import json
@@ -120,9 +124,42 @@ def where_and_when() -> str:
             params = json.loads(raw)
         except ValueError:
             params = None
-        if isinstance(params, dict) and params:
-            where += " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+    if isinstance(params, dict) and params:
+        where += " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
     return where
+
+
+#: programs that start a kernel to execute a notebook given on their command line
+_EXECUTORS = ("papermill", "nbconvert", "nbclient", "jupyter-execute", "jupyter-run")
+
+
+@functools.lru_cache(maxsize=1)
+def launcher() -> tuple[str | None, dict[str, Any]]:
+    """The notebook (and papermill's ``-p``/``-r`` parameters) from the command line of
+    the process that started this kernel, when that is papermill or nbconvert; else
+    ``(None, {})``. Read once, from /proc (Linux)."""
+    import json
+
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
+            args = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        return None, {}
+    if not any(any(x in os.path.basename(a) for x in _EXECUTORS) for a in args[:3]):
+        return None, {}
+    notebook = next((a for a in args if a.endswith(".ipynb")), None)
+    params: dict[str, Any] = {}
+    for i, arg in enumerate(args[:-2]):
+        if arg in ("-p", "--parameters", "-r", "--parameters_raw"):
+            name, value = args[i + 1], args[i + 2]
+            if arg in ("-r", "--parameters_raw"):
+                params[name] = value
+                continue
+            try:
+                params[name] = json.loads(value)
+            except ValueError:
+                params[name] = value
+    return notebook, params
 
 
 def _machinery(filename: str) -> bool:
