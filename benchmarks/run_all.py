@@ -1,7 +1,9 @@
 """Every benchmark in one run: prints one table and writes docs/performance.md.
 
 Run: ``./scripts/bench`` (or ``.venv/bin/python benchmarks/run_all.py [--quick]``).
-About 5 minutes on the 2-core CI machine; ``--quick`` runs small sizes (a smoke test).
+About 20 minutes on the 2-core CI machine (the fault soak and crash test are most of it);
+``--quick`` runs small sizes (a smoke test); ``--only "Talking back"`` re-runs sections and
+puts their rows in the existing page.
 """
 
 from __future__ import annotations
