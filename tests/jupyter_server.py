@@ -12,7 +12,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import requests
 
@@ -79,3 +79,22 @@ def wait_kernel_idle(base: str, token: str, timeout: float = 60) -> None:
             return
         time.sleep(0.25)
     raise AssertionError("the kernel did not become idle")
+
+
+#: what a Jupyter server started for a test passes on to its kernels: the sandbox
+#: (from the oauth_env fixture) and the test's home folder
+SANDBOX_KEYS = ("ZOOM_OAUTH_URL", "ZOOM_API_URL", "ZOOM_FILE_API_URL", "ZOOM_CLIENT_ID",
+                "ZOOM_CLIENT_SECRET", "ZOOM_NOTEBOOK_HOME")
+
+
+def sandbox_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in SANDBOX_KEYS}
+
+
+def open_and_run_all(page: Any, url: str, base: str, token: str) -> None:
+    """Open a notebook in the browser, wait for its kernel, then Run > Run All Cells."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    wait_kernel_idle(base, token)
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()

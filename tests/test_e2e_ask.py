@@ -3,7 +3,6 @@ page's reply box in Chromium, as a person would; the cell shows the answer."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import nbformat
@@ -11,16 +10,14 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from .browser import browser_page
-from .jupyter_server import jupyter, wait_kernel_idle
+from .jupyter_server import jupyter, open_and_run_all, sandbox_env
 
 pytestmark = pytest.mark.e2e
 
 
 def test_ask_answered_from_the_sandbox_page(oauth_env, tmp_path):
     sb = oauth_env
-    env = {k: os.environ[k] for k in ("ZOOM_OAUTH_URL", "ZOOM_API_URL", "ZOOM_FILE_API_URL",
-                                      "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET",
-                                      "ZOOM_NOTEBOOK_HOME")}
+    env = sandbox_env()
     nb = new_notebook(cells=[
         new_code_cell("import zoom_notebook as zn\nfrom zoom_notebook import sandbox\n"
                       "sandbox.login();"),
@@ -32,11 +29,7 @@ def test_ask_answered_from_the_sandbox_page(oauth_env, tmp_path):
     with jupyter("lab", tmp_path, env, []) as (base, token), browser_page() as page:
         nbformat.write(nb, tmp_path / "root" / "ask.ipynb")
         page.set_viewport_size({"width": 1200, "height": 900})
-        page.goto(f"{base}/lab/tree/ask.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        open_and_run_all(page, f"{base}/lab/tree/ask.ipynb?token={token}", base, token)
 
         # A person opens the sandbox page and answers in the question's thread.
         chat = page.context.new_page()

@@ -16,7 +16,7 @@ from zoom_notebook.credentials import StaticToken
 from zoom_notebook.message import build_message
 
 from .browser import browser_page
-from .jupyter_server import ROOT, jupyter, wait_kernel_idle
+from .jupyter_server import ROOT, jupyter, open_and_run_all, sandbox_env
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +31,11 @@ def test_compose_form_end_to_end(oauth_env, tmp_path, app):
     seed = ZoomChatClient(StaticToken(sb.issue_token()), api_url=sb.api_url,
                           file_api_url=sb.file_api_url)
     earlier = seed.send_message(build_message("Earlier main message", to_channel=channel))
-    env = {k: os.environ[k] for k in ("ZOOM_OAUTH_URL", "ZOOM_API_URL", "ZOOM_FILE_API_URL",
-                                      "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET",
-                                      "ZOOM_NOTEBOOK_HOME")}
+    env = sandbox_env()
     with jupyter(app, tmp_path, env, ["compose.ipynb"]) as (base, token), \
             browser_page() as page:
         page.set_viewport_size({"width": 1200, "height": 1000})
-        page.goto(f"{base}{PATHS[app]}?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        open_and_run_all(page, f"{base}{PATHS[app]}?token={token}", base, token)
 
         # Log in through the sandbox's consent page.
         page.locator("button.zn-login").click(timeout=60_000)

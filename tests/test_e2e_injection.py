@@ -8,13 +8,11 @@ there the script does run, which proves this browser would have caught the injec
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
 
 from .browser import browser_page
-from .jupyter_server import jupyter, wait_kernel_idle
+from .jupyter_server import jupyter, open_and_run_all, sandbox_env
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +33,14 @@ print('pasted:', type(prompt.error).__name__)""",
 
 
 def test_finding_2_injected_script_does_not_run_in_jupyterlab(oauth_env, tmp_path):
-    env = {k: os.environ[k] for k in ("ZOOM_OAUTH_URL", "ZOOM_API_URL", "ZOOM_FILE_API_URL",
-                                      "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET",
-                                      "ZOOM_NOTEBOOK_HOME")}
+    env = sandbox_env()
     with jupyter("lab", tmp_path, env, []) as (base, token), browser_page() as page:
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                      "language": "python"}
         nbformat.write(nb, tmp_path / "root" / "hostile.ipynb")
-        page.goto(f"{base}/lab/tree/hostile.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+        open_and_run_all(page, f"{base}/lab/tree/hostile.ipynb?token={token}", base, token)
 
         page.locator(".jp-OutputArea-output", has_text="pasted: AuthError").wait_for(
             timeout=60_000)
