@@ -67,6 +67,33 @@ def text_args(parser: argparse.ArgumentParser, *, schedule: bool = True) -> None
                                  "2026-12-24T09:00Z (Zoom: 30 min to 180 days ahead)")
 
 
+def ask_args(parser: argparse.ArgumentParser) -> None:
+    """``zn.ask``'s options: ``-c/-t``, ``--choices``, ``--timeout``, ``--from``, QUESTION."""
+    target_args(parser)
+    parser.add_argument("--choices", metavar="A,B,...", default=None,
+                        help="the answers that count, comma-separated (a reply may also "
+                             "give the number); without it any reply is the answer")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="give up after SECONDS (default: wait until answered or "
+                             "stopped)")
+    parser.add_argument("--from", dest="from_users", action="append", default=None,
+                        metavar="EMAIL", help="only this person's reply counts (repeatable)")
+    parser.add_argument("question", nargs="+", metavar="QUESTION", help="the question")
+
+
+def parse_choices(value: str | None) -> list[str] | None:
+    """``--choices yes,no`` as a list (None: any reply is the answer)."""
+    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
+
+
+def watchdog_args(parser: argparse.ArgumentParser) -> None:
+    """``-c/-t`` and ``--after WHEN`` of a watchdog."""
+    target_args(parser)
+    parser.add_argument("--after", default="2h", metavar="WHEN",
+                        help="how long it may stay silent: 2h, 90m ... (at least 30m; "
+                             "default 2h)")
+
+
 def parse_mentions(values: list[str]) -> Any:
     """``-m`` values: emails and 'all' as a list; any 'Name=email' makes it a dict."""
     if not values:

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Sequence
 
 from .arguments import (
+    ask_args,
     login_args,
     message_args,
     outbox_args,
+    parse_choices,
     parse_mentions,
     target_args,
     text_args,
+    watchdog_args,
 )
 from .errors import ValidationError, ZoomNotebookError
 
@@ -41,20 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("-f", "--file", action="append", default=[], help="file to attach")
     send.add_argument("text", nargs="+", help="the message")
 
-    ask = sub.add_parser("ask", help="post a question and print the first fitting reply "
-                                     "in its thread (exit 3 on --timeout)")
-    target_args(ask)
-    ask.add_argument("--choices", metavar="A,B,...", help="the answers that count")
-    ask.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this")
-    ask.add_argument("--from", dest="from_users", action="append", metavar="EMAIL",
-                     help="only this person's reply counts (repeatable)")
-    ask.add_argument("question", nargs="+", help="the question")
+    ask_args(sub.add_parser("ask", help="post a question and print the first fitting "
+                                        "reply in its thread (exit 3 on --timeout)"))
 
     watch = sub.add_parser("watchdog", help="run COMMAND with a watchdog: if this machine "
                                             "or the command is killed, Zoom posts")
-    target_args(watch)
-    watch.add_argument("--after", default="2h", metavar="WHEN",
-                       help="how long it may stay silent (at least 30m; default 2h)")
+    watchdog_args(watch)
     watch.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
                        help="the command to run (its exit status is returned)")
 
@@ -169,11 +164,10 @@ def _ask(args: argparse.Namespace) -> int:
     from .answers import ask
     from .errors import AskTimeout
 
-    choices = None if args.choices is None else [
-        c.strip() for c in args.choices.split(",") if c.strip()]
     try:
         answer = ask(" ".join(args.question), to_channel=args.channel,
-                     to_contact=args.contact, choices=choices, timeout=args.timeout,
+                     to_contact=args.contact, choices=parse_choices(args.choices),
+                     timeout=args.timeout,
                      from_users=args.from_users)
     except AskTimeout as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -184,9 +178,10 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _watchdog(args: argparse.Namespace) -> int:
+    import socket
     import subprocess
 
-    from .kernel_watch import _after_seconds, span_text, watchdog
+    from .kernel_watch import watchdog
 
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
@@ -194,16 +189,8 @@ def _watchdog(args: argparse.Namespace) -> int:
                                          "zoom-notebook watchdog -c '#alerts' -- python train.py")
     name = " ".join(cmd)[:60]
     with watchdog(args.after, to_channel=args.channel, to_contact=args.contact,
-                  message=f"⚠️ `{name}` on {_host()} has not reported for "
-                          f"{span_text(_after_seconds(args.after))}: it may have died "
-                          "(zoom-notebook watchdog)"):
+                  who=f"`{name}` on {socket.gethostname()}"):
         return subprocess.call(cmd)  # noqa: S603 - the command the user typed
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def _outbox(args: argparse.Namespace) -> int:

@@ -28,14 +28,12 @@ from .errors import ValidationError, ZoomNotebookError
 
 log = logging.getLogger(__name__)
 
-#: Zoom schedules 30 min ahead at least; a watchdog shorter than that cannot exist
-MIN_AFTER = dt.timedelta(minutes=30)
 #: backoff of a failed renewal: first wait, ceiling
 RETRY_FIRST, RETRY_CAP = 5.0, 120.0
 
 
 def _after_seconds(after: Any) -> float:
-    from .schedule import parse_span
+    from .schedule import MAX_AHEAD, MIN_AHEAD, parse_span
 
     if isinstance(after, dt.timedelta):
         span = after
@@ -46,10 +44,10 @@ def _after_seconds(after: Any) -> float:
     else:
         raise ValidationError("after", "give how long the kernel may stay silent: '2h', "
                                        "'90m' or a timedelta")
-    if span < MIN_AFTER:
+    if span.total_seconds() < MIN_AHEAD:  # Zoom's own bounds of a scheduled message
         raise ValidationError("after", "Zoom schedules a message 30 minutes ahead at least: "
                                        "use after='30m' or more")
-    if span > dt.timedelta(days=180):
+    if span.total_seconds() > MAX_AHEAD:
         raise ValidationError("after", "Zoom schedules at most 180 days ahead")
     return span.total_seconds()
 
@@ -69,11 +67,14 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
 
     ``with zn.watchdog("2h", to_channel="#alerts"): train()``, or ``wd =
     zn.watchdog(...).start()`` and ``wd.stop()``. ``renew_every``: seconds between
-    renewals (default: a quarter of ``after``, at most 15 minutes)."""
+    renewals (default: a quarter of ``after``, at most 15 minutes). ``who``: what the
+    default message says has gone silent (default: this notebook, or kernel, on this
+    host)."""
 
     def __init__(self, after: Any = "2h", *, to_channel: str | None = None,
                  to_contact: str | None = None, message: str | None = None,
-                 renew_every: float | None = None, settings: Settings | None = None) -> None:
+                 renew_every: float | None = None, settings: Settings | None = None,
+                 who: str | None = None) -> None:
         from . import api
         from .alerts import resolve_target, where_and_when
 
@@ -90,8 +91,9 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
                                                 "channel or contact and log in")
         if message is not None and (not isinstance(message, str) or not message.strip()):
             raise ValidationError("message", "write the message as non-empty text")
-        where = where_and_when()
-        who = f"The kernel {where}" if where.startswith("on ") else where
+        if who is None:
+            where = where_and_when()
+            who = f"The kernel {where}" if where.startswith("on ") else where
         self.message = message or (f"⚠️ {who} has not reported for {span_text(self.after)}: "
                                    "it may have died (zoom-notebook watchdog)")
         api.prepare(self.message, settings=self.settings, at=dt.timedelta(

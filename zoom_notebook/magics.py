@@ -15,7 +15,17 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Unicode
 
-from .arguments import login_args, message_args, outbox_args, parse_mentions, target_args, text_args
+from .arguments import (
+    ask_args,
+    login_args,
+    message_args,
+    outbox_args,
+    parse_choices,
+    parse_mentions,
+    target_args,
+    text_args,
+    watchdog_args,
+)
 from .errors import ValidationError, ZoomNotebookError
 
 HELP_WIDTH = 88  # the help is the docstring and docs/magics.md: the same on every terminal
@@ -91,23 +101,12 @@ def line_parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=text, description=text)
     send, compose, auto, outbox, login, ask, watch = (sub.choices[n] for n in (
         "send", "compose", "autonotify", "outbox", "login", "ask", "watchdog"))
-    target_args(ask)
-    ask.add_argument("--choices", metavar="A,B,...", default=None,
-                     help="the answers that count, comma-separated (a reply may also give "
-                          "the number); without it any reply is the answer")
-    ask.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                     help="give up after SECONDS (default: wait until answered or stopped)")
-    ask.add_argument("--from", dest="from_users", action="append", default=None,
-                     metavar="EMAIL", help="only this person's reply counts (repeatable)")
+    ask_args(ask)
     ask.add_argument("-m", "--mention", dest="mentions", action="append", default=[],
                      metavar="MENTION", help="mention someone (an email, or all)")
     ask.add_argument("-o", dest="output_var", metavar="VAR",
                      help="store the Answer in this variable")
-    ask.add_argument("question", nargs="+", metavar="QUESTION", help="the question")
-    target_args(watch)
-    watch.add_argument("--after", default="2h", metavar="WHEN",
-                       help="how long the kernel may stay silent: 2h, 90m ... (at least "
-                            "30m; default 2h)")
+    watchdog_args(watch)
     watch.add_argument("--off", action="store_true", help="cancel the watchdog (clean end)")
     message_args(send)
     text_args(send)
@@ -417,8 +416,7 @@ class ZoomChat(Magics):
             self.autonotifier.unregister()
             self.autonotifier = None
         if args.off:
-            if self.watchdog is not None and self._watchdog_by_autonotify:
-                self._watchdog(argparse.Namespace(off=True), quiet=True)
+            if self._watchdog_by_autonotify and self._stop_watchdog():
                 print("zoom-notebook: autonotify and its watchdog are off.")
             else:
                 print("zoom-notebook: autonotify is off.")
@@ -432,10 +430,7 @@ class ZoomChat(Magics):
             if "via" in target:
                 raise ValidationError("--watchdog", "an Incoming Webhook cannot schedule: "
                                                     "name a channel (-c) and log in")
-            self._watchdog(argparse.Namespace(off=False, after=args.watchdog,
-                                              channel=args.channel, contact=args.contact),
-                           quiet=True)
-            self._watchdog_by_autonotify = True
+            self._start_watchdog(args.watchdog, target, settings, by_autonotify=True)
         after = self.autonotify_after if args.after is None else args.after
         self.autonotifier = AutoNotify(self.ip, after=after, target=target,
                                        thread=args.thread, batch_gap=args.batch_gap)
@@ -456,38 +451,44 @@ class ZoomChat(Magics):
 
         _check_output_var(args.output_var)
         settings = self.settings()
-        choices = None if args.choices is None else [
-            c.strip() for c in args.choices.split(",") if c.strip()]
-        answer = ask(" ".join(args.question), choices=choices, timeout=args.timeout,
+        answer = ask(" ".join(args.question), choices=parse_choices(args.choices),
+                     timeout=args.timeout,
                      from_users=args.from_users, mentions=parse_mentions(args.mentions),
                      settings=settings, **self._target(args, settings))
         if args.output_var:
             self.ip.user_ns[args.output_var] = answer
         return answer
 
-    def _watchdog(self, args: argparse.Namespace, *, quiet: bool = False) -> Any:
+    def _stop_watchdog(self) -> bool:
+        """Cancel the running watchdog (a clean end); True if there was one."""
+        if self.watchdog is None:
+            return False
+        self.watchdog.stop()
+        self.watchdog, self._watchdog_by_autonotify = None, False
+        return True
+
+    def _start_watchdog(self, after: str, target: dict[str, Any], settings: Any, *,
+                        by_autonotify: bool) -> Any:
+        """The one watchdog of this kernel (one already running is replaced)."""
         from .kernel_watch import watchdog
 
-        if self.watchdog is not None:
-            self.watchdog.stop()
-            self.watchdog = None
-            if args.off and not quiet:
-                print("zoom-notebook: the watchdog is off (its scheduled message is "
-                      "cancelled).")
-        elif args.off:
-            if not quiet:
-                print("zoom-notebook: no watchdog was running.")
+        self._stop_watchdog()
+        self.watchdog = watchdog(after, settings=settings, **target).start()
+        self._watchdog_by_autonotify = by_autonotify
+        return self.watchdog
+
+    def _watchdog(self, args: argparse.Namespace) -> Any:
         if args.off:
+            print("zoom-notebook: the watchdog is off (its scheduled message is cancelled)."
+                  if self._stop_watchdog() else "zoom-notebook: no watchdog was running.")
             return None
         settings = self.settings()
         target = self._target(args, settings)
-        self.watchdog = watchdog(args.after, settings=settings, **target).start()
-        self._watchdog_by_autonotify = quiet
-        if not quiet:
-            where = next(iter(target.values()))
-            print(f"zoom-notebook: if this kernel dies, Zoom will post to {where} within "
-                  f"{self.watchdog.after / 60:g} min (renewed while it lives). "
-                  "`%zoomchat watchdog --off` cancels it.")
+        watch = self._start_watchdog(args.after, target, settings, by_autonotify=False)
+        where = next(iter(target.values()))
+        print(f"zoom-notebook: if this kernel dies, Zoom will post to {where} within "
+              f"{watch.after / 60:g} min (renewed while it lives). "
+              "`%zoomchat watchdog --off` cancels it.")
         return None
 
     def _outbox(self, args: argparse.Namespace) -> Any:
@@ -576,8 +577,7 @@ def unregister(ipython: Any) -> None:
     if magics is not None and magics.autonotifier is not None:
         magics.autonotifier.unregister()
         magics.autonotifier = None
-    if magics is not None and magics.watchdog is not None:
-        magics.watchdog.stop()  # a clean end
-        magics.watchdog = None
+    if magics is not None:
+        magics._stop_watchdog()  # a clean end
     for kind in ("line", "cell"):
         manager.magics[kind].pop("zoomchat", None)
