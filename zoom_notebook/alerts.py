@@ -125,7 +125,9 @@ def where_and_when() -> str:
         except ValueError:
             params = None
     if isinstance(params, dict) and params:
-        where += " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+        from .runner import describe
+
+        where += f" ({describe(params)})"
     return where
 
 
@@ -138,8 +140,6 @@ def launcher() -> tuple[str | None, dict[str, Any]]:
     """The notebook (and papermill's ``-p``/``-r`` parameters) from the command line of
     the process that started this kernel, when that is papermill or nbconvert; else
     ``(None, {})``. Read once, from /proc (Linux)."""
-    import json
-
     try:
         with open(f"/proc/{os.getppid()}/cmdline", "rb") as fh:
             args = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
@@ -147,18 +147,15 @@ def launcher() -> tuple[str | None, dict[str, Any]]:
         return None, {}
     if not any(any(x in os.path.basename(a) for x in _EXECUTORS) for a in args[:3]):
         return None, {}
+    from .runner import parse_value
+
     notebook = next((a for a in args if a.endswith(".ipynb")), None)
     params: dict[str, Any] = {}
     for i, arg in enumerate(args[:-2]):
-        if arg in ("-p", "--parameters", "-r", "--parameters_raw"):
-            name, value = args[i + 1], args[i + 2]
-            if arg in ("-r", "--parameters_raw"):
-                params[name] = value
-                continue
-            try:
-                params[name] = json.loads(value)
-            except ValueError:
-                params[name] = value
+        if arg in ("-p", "--parameters"):
+            params[args[i + 1]] = parse_value(args[i + 2])
+        elif arg in ("-r", "--parameters_raw"):
+            params[args[i + 1]] = args[i + 2]
     return notebook, params
 
 
@@ -271,11 +268,9 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
         if "via" in target:
             raise ValidationError("stoppable", "an Incoming Webhook cannot read replies: "
                                                "name a channel or contact and log in")
-        if from_users is not None:
-            users = [from_users] if isinstance(from_users, str) else list(from_users)
-            if not users or not all(isinstance(u, str) and u.strip() for u in users):
-                raise ValidationError("from_users", "give emails or user ids of who may "
-                                                    "stop the loop")
+        from .answers import allowed_users
+
+        users = allowed_users(from_users, "who may stop the loop")
     if total is None:
         try:
             total = len(iterable)  # type: ignore[arg-type]
@@ -393,6 +388,18 @@ class Progress(Generic[T]):
             warnings.warn(f"zoom-notebook could not queue a progress edit: {exc}",
                           stacklevel=3)
 
+    # The final edit, one of three (also what the tqdm and Dask bars end with).
+    def _end_done(self) -> None:
+        self._edit(f"✅ {self.desc}: done, {self.n}{self._of} in {self._took()}", final=True)
+
+    def _end_stopped(self, why: str = "") -> None:
+        self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after {self._took()}{why}",
+                   final=True)
+
+    def _end_failed(self, detail: str) -> None:
+        self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
+                   f"{detail}", final=True)
+
     # ------------------------------------------------------------------ protocols
     def __iter__(self) -> Iterator[T]:
         if self.item is None and not self._finished:
@@ -401,8 +408,7 @@ class Progress(Generic[T]):
         try:
             for value in self._iterable:
                 if self.stopped_by is not None:  # "stop" from Zoom: end here, like break
-                    self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after "
-                               f"{self._took()}, from Zoom by {self.stopped_by}", final=True)
+                    self._end_stopped(f", from Zoom by {self.stopped_by}")
                     return
                 yield value
                 self.n += 1
@@ -411,14 +417,12 @@ class Progress(Generic[T]):
                     last = time.monotonic()
         except GeneratorExit:
             if not self._in_with:  # a with-block reports the outcome itself
-                self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after "
-                           f"{self._took()}", final=True)
+                self._end_stopped()
             raise
         except BaseException as exc:  # the iterable itself failed
-            self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
-                       f"{short_traceback(exc)}", final=True)
+            self._end_failed(short_traceback(exc))
             raise
-        self._edit(f"✅ {self.desc}: done, {self.n}{self._of} in {self._took()}", final=True)
+        self._end_done()
 
     def __enter__(self) -> Progress[T]:
         self._in_with = True
@@ -430,8 +434,6 @@ class Progress(Generic[T]):
             return
         if exc is not None:
             self.n += 1  # the item being processed when it failed
-            self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
-                       f"{short_traceback(exc)}", final=True)
+            self._end_failed(short_traceback(exc))
         else:
-            self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after {self._took()}",
-                       final=True)
+            self._end_stopped()

@@ -71,12 +71,17 @@ def _check(question: Any, choices: Any, timeout: Any, from_users: Any
                                 not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ValidationError("timeout", "give the seconds to wait (a number > 0), or None "
                                          "to wait until answered or interrupted")
-    users: list[str] | None = None
-    if from_users is not None:
-        users = [from_users] if isinstance(from_users, str) else list(from_users)
-        if not users or not all(isinstance(u, str) and u.strip() for u in users):
-            raise ValidationError("from_users", "give emails or user ids of who may answer")
-    return picks, users
+    return picks, allowed_users(from_users, "who may answer")
+
+
+def allowed_users(from_users: Any, who: str) -> list[str] | None:
+    """``from_users`` (an email or user id, or a list of them) as a list; None: anyone."""
+    if from_users is None:
+        return None
+    users = [from_users] if isinstance(from_users, str) else list(from_users)
+    if not users or not all(isinstance(u, str) and u.strip() for u in users):
+        raise ValidationError("from_users", f"give emails or user ids of {who}")
+    return users
 
 
 def match(text: str, choices: Sequence[str] | None) -> str | None:
@@ -122,11 +127,11 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
     if "via" in target:
         raise ValidationError("to_channel", "an Incoming Webhook cannot read replies: name "
                                             "a channel or contact and log in (zn.login())")
-    text = question_text(question, picks)
-    api.prepare(text, mentions=mentions, settings=settings, markdown=True, **target)
     budget = budget or BUDGET
     deadline = None if timeout is None else budget.clock() + float(timeout)
-    sent = api.send(text, mentions=mentions, settings=settings, **target)
+    # zn.send checks the whole message (target, mentions, length) before any request
+    sent = api.send(question_text(question, picks), mentions=mentions, settings=settings,
+                    **target)
     if sent.dry_run:
         raise ValidationError("dry_run", "a dry run sends nothing, so nobody can answer: "
                                          "turn ZOOM_NOTEBOOK_DRY_RUN off to ask")

@@ -51,11 +51,11 @@ class _ZoomBar(TextProgressBar):
         zoom.total, zoom.n = all, all - remaining
         if status == "error":
             error = kwargs.get("exception")
-            zoom._edit(f"❌ {zoom.desc}: failed at {zoom.n}/{all} after {zoom._took()}\n"
-                       f"{type(error).__name__ if error is not None else 'error'}: {error}",
-                       final=True)
+            zoom._end_failed(f"{type(error).__name__ if error is not None else 'error'}: "
+                             f"{error}")
         else:
-            zoom._edit(f"✅ {zoom.desc}: done, {all}/{all} in {zoom._took()}", final=True)
+            zoom.n = all
+            zoom._end_done()
 
 
 def progress(*futures: Any, desc: str = "Dask", to_channel: str | None = None,

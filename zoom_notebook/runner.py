@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
         output: str | None = None, to_channel: str | None = None,
         to_contact: str | None = None, settings: Settings | None = None) -> int:
     from . import api
-    from .alerts import duration, resolve_target
+    from .alerts import duration, resolve_target, where_and_when
 
     source = Path(notebook)
     if source.suffix != ".ipynb" or not source.is_file():
@@ -63,11 +62,12 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
         raise ValidationError("run", "zoom-notebook run needs papermill: pip install "
                                      "'zoom-notebook[papermill]'") from None
     api.prepare("x", settings=settings, **target)  # the target is checked before the run
-    host = socket.gethostname()
-    what = f"{source.name} on {host}" + (f" ({describe(params)})" if params else "")
-    start = _post(f"▶️ {what}: started", target, settings)
+    # The kernel inherits these: its own alerts name the notebook and its parameters,
+    # as ours do ("train.ipynb on gpu-01 (epochs=3)").
     os.environ["JPY_SESSION_NAME"] = str(source)
     os.environ[PARAMETERS_ENV] = json.dumps(params, default=str)
+    what = where_and_when()
+    start = _post(f"▶️ {what}: started", target, settings)
     began = time.monotonic()
     try:
         papermill.execute_notebook(str(source), str(out), parameters=params,

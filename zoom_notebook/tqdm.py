@@ -70,14 +70,11 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]
         super().close()
         if zoom is None:
             return
-        zoom.n = self.n
-        desc = zoom.desc
-        of = f"/{self.total}" if self.total is not None else ""
+        zoom.n, zoom.total = self.n, self.total
         if self.total is None or self.n >= self.total:
-            zoom._edit(f"✅ {desc}: done, {self.n}{of} in {zoom._took()}", final=True)
+            zoom._end_done()
         else:
-            zoom._edit(f"⏹ {desc}: stopped at {self.n}{of} after {zoom._took()}",
-                       final=True)
+            zoom._end_stopped()
 
 
 def trange(*args: Any, **kwargs: Any) -> tqdm:
