@@ -44,18 +44,8 @@ print("flushed", get_outbox().flush(300), flush=True)
 def ideal_span(n: int) -> float:
     """The shortest first-to-last span Zoom's windows allow for ``n`` messages."""
     times: list[float] = []
-    for _ in range(n):
-        at = times[-1] if times else 0.0
-        while True:
-            later = at
-            for count, window in flood.WINDOWS:
-                inside = [t for t in times if t > at - window]
-                if len(inside) >= count:
-                    later = max(later, inside[-count] + window)
-            if later <= at:
-                break
-            at = later + 1e-6
-        times.append(at)
+    for _ in range(n):  # the schedule flood.py keeps, with no safety margin
+        times.append(flood.earliest(times, times[-1] if times else 0.0, margin=0.0))
     return times[-1] - times[0]
 
 

@@ -40,16 +40,17 @@ def _paths(home: Path, api_url: str, channel: str) -> tuple[Path, Path]:
     return folder / f"{key}.json", folder / f"{key}.lock"
 
 
-def earliest(times: list[float], now: float, blocked: float = 0.0) -> float:
+def earliest(times: list[float], now: float, blocked: float = 0.0,
+             margin: float = MARGIN) -> float:
     """The earliest moment at or after ``now`` (and ``blocked``) that keeps every window
-    under its limit, counting ``times`` (sorted) already taken."""
+    (each ``margin`` longer) under its limit, counting ``times`` (sorted) already taken."""
     at = max(now, blocked)
     while True:
         later = at
         for count, window in WINDOWS:
-            inside = [t for t in times if t > at - window - MARGIN]
+            inside = [t for t in times if t > at - window - margin]
             if len(inside) >= count:
-                later = max(later, inside[-count] + window + MARGIN)
+                later = max(later, inside[-count] + window + margin)
         if later <= at:
             return at
         at = later

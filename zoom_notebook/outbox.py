@@ -648,7 +648,7 @@ class Outbox:
             from .flood import reserve
 
             if item.slot is None:
-                item.slot = reserve(self.path.parent, str(getattr(client, "api_url", "")),
+                item.slot = reserve(self.home, str(getattr(client, "api_url", "")),
                                     str(item.payload["to_channel"]))
             wait = item.slot - time.time()
             if wait > 0.01 and not now:
@@ -740,16 +740,17 @@ class Outbox:
         from .retry import later_attempt, not_worth_keeping
 
         item.error = f"{type(exc).__name__}: {exc}"
-        retry_at = getattr(exc, "retry_at", None)
-        if (isinstance(exc, RateLimited) and retry_at is not None and "to_channel" in
-                item.payload and "daily" not in str(exc.limit_type or "").lower()
-                and self._pacing(self._client_factory())):  # all wait it out together
-            from .flood import MAX_BLOCK, block
+        if (isinstance(exc, RateLimited) and exc.retry_at is not None
+                and "to_channel" in item.payload
+                and "daily" not in str(exc.limit_type or "").lower()):
+            client = self._client_factory()
+            if self._pacing(client):  # every process waits the block out together
+                from .flood import MAX_BLOCK, block
 
-            until = min(retry_at.timestamp(), time.time() + MAX_BLOCK)
-            with contextlib.suppress(Exception):
-                block(self.path.parent, str(getattr(self._client_factory(), "api_url", "")),
-                      str(item.payload["to_channel"]), until)
+                until = min(exc.retry_at.timestamp(), time.time() + MAX_BLOCK)
+                with contextlib.suppress(Exception):
+                    block(self.home, str(getattr(client, "api_url", "")),
+                          str(item.payload["to_channel"]), until)
         why = not_worth_keeping(exc)
         if why is not None and item.kind == "send" and not item.resolve_first:
             item.status, item.hint = "failed", _not_kept_hint(why)
