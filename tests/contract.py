@@ -1,7 +1,7 @@
 """Check HTTP requests against Zoom's own OpenAPI document for Team Chat.
 
-The document is read from ``../shared/zoom/team-chat-openapi.json`` (or the path in
-``ZOOM_OPENAPI_SPEC``); it is Zoom's file and is not copied into this repository.
+The document is Zoom's own, vendored in ``tests/zoom/team-chat-openapi.json`` (its source
+and date in ``tests/zoom/README.md``; ``ZOOM_OPENAPI_SPEC`` names another copy).
 As NOTES.md says, the overlapping string ``oneOf`` (``to_contact``, ``at_contact``) are
 rewritten to ``anyOf`` before validating with Draft 4 + FormatChecker, and "exactly one
 of to_contact / to_channel" is checked by hand.
@@ -23,18 +23,8 @@ import jsonschema
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _find_spec() -> Path:
-    if os.environ.get("ZOOM_OPENAPI_SPEC"):
-        return Path(os.environ["ZOOM_OPENAPI_SPEC"])
-    for folder in ROOT.parents:  # ../shared beside the checkout (CI: beside the clone)
-        candidate = folder / "shared" / "zoom" / "team-chat-openapi.json"
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("Zoom's team-chat-openapi.json was not found in ../shared/zoom/; "
-                            "set ZOOM_OPENAPI_SPEC to its path")
-
-
-SPEC_PATH = _find_spec()
+VENDORED_SPEC = ROOT / "tests" / "zoom" / "team-chat-openapi.json"
+SPEC_PATH = Path(os.environ.get("ZOOM_OPENAPI_SPEC") or VENDORED_SPEC)
 #: URL path prefixes of Zoom's bases, as Zoom serves them and as the sandbox does.
 BASE_PREFIXES = ("/file-us01/v2", "/file/v2", "/v2")
 #: Calls the client makes that live in Zoom's other API documents (Users API: GET a user,

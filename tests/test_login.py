@@ -260,20 +260,15 @@ def test_6_device_flow_stops_at_expires_in_by_its_own_clock(oauth_env, monkeypat
 
 
 def test_7_minimum_scope(fake_browser):
-    """SECURITY.md 7: a login asks for the scopes this package's features need and nothing
-    else (no admin scope, nothing beyond Team Chat, users and contacts); naming features
-    asks for theirs only: sending is chat_message:write, chat_message:read (to read a
-    conversation back when a send's outcome is unknown) and user:read (for status)."""
+    """SECURITY.md 7 and 41: by default the authorize request carries no ``scope`` (as
+    Zoom's own SDK): Zoom applies the app's configured scopes, so a login never asks for a
+    scope the app lacks. Naming features asks for theirs only, in granular names (no
+    admin scope, nothing beyond the features named)."""
     zn.login(method="browser")
-    asked = query(fake_browser.opened[0])["scope"].split()
-    assert asked == ["chat_message:write", "chat_message:read", "user:read",
-                     "chat_channel:read", "chat_contact:read", "contact:read"]
-    writes = [s for s in asked if s.endswith(":write")]
-    assert writes == ["chat_message:write"] and not [s for s in asked if ":admin" in s]
+    assert "scope" not in query(fake_browser.opened[0])
     zn.login(method="browser", scopes=auth.scopes_for("send", "read back", "status"))
-    assert query(fake_browser.opened[1])["scope"].split() == ["chat_message:write",
-                                                               "chat_message:read",
-                                                               "user:read"]
+    assert query(fake_browser.opened[1])["scope"].split() == [
+        "team_chat:write:user_message", "team_chat:read:list_user_messages", "user:read:user"]
     with pytest.raises(ValidationError, match="scopes"):
         auth.scopes_for("meetings")
 

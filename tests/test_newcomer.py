@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import zoom_notebook as zn
 from zoom_notebook import ValidationError
+from zoom_notebook.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -237,16 +238,20 @@ def test_status_after_a_sandbox_login_does_not_say_paste(oauth_env):
     assert "paste" not in zn.status().method
 
 
-def test_a_default_login_can_use_every_feature_and_a_narrow_one_gets_4711(oauth_env):
-    """Issue 13 item 5: the login asks for what each feature needs; the sandbox enforces
-    read scopes as Zoom does, so a send-only login cannot list channels."""
-    from zoom_notebook import ZoomAPIError, auth, sandbox
+def test_a_default_login_can_use_every_feature_and_a_narrow_app_is_told_what_to_add(
+        oauth_env):
+    """Issue 13 item 5, as Zoom is today (issue 22): the login asks for no scope and gets
+    the app's; an app without the channel-list scope is told, before any request, which
+    granular scope to add; with it, '#name' works."""
+    from zoom_notebook import MissingScope, sandbox
 
-    sandbox.login(scopes=auth.scopes_for("send", "read back", "status"))
-    with pytest.raises(ZoomAPIError) as err:
+    oauth_env.app.config["app_scopes"] = "team_chat:write:user_message user:read:user"
+    sandbox.login()
+    with pytest.raises(MissingScope) as err:
         zn.channels()
-    assert err.value.code == 4711
+    assert "team_chat:read:list_user_channels" in str(err.value)
     zn.api.forget_clients()
+    oauth_env.app.config["app_scopes"] = Sandbox().app.config["app_scopes"]  # an app today
     sandbox.login()  # the default: every feature's scopes
     assert "data-science" in {c.name for c in zn.channels()}
     assert zn.contacts("grace")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 import zoom_notebook as zn
 from zoom_notebook import ValidationError
@@ -97,16 +98,30 @@ def test_cancel_removes_it_before_it_is_due(user_env):
 
 
 def test_scheduled_of_another_kernel_cancels_with_a_target(user_env):
+    """Zoom lists scheduled messages one conversation at a time: a new kernel over the same
+    home lists those of the conversations this home scheduled in, and can cancel them."""
     ch = user_env.channel_id("random")
     zn.send("later", to_channel=ch, at="1d")
     zn.api._forget_threads()  # as a new kernel: this process no longer knows the draft
     (anon,) = zn.scheduled()
-    with pytest.raises(ValidationError) as err:
-        anon.cancel()
-    assert err.value.field == "cancel" and "zn.scheduled(to_channel=" in str(err.value)
-    (known,) = zn.scheduled(to_channel=ch)
-    known.cancel()
+    assert anon.to_channel == ch
+    anon.cancel()
     assert zn.scheduled(to_channel=ch) == []
+
+
+def test_scheduled_never_asks_zoom_without_a_conversation(user_env):
+    """Issue 22 item 6: with no target and nothing scheduled from this home, zn.scheduled()
+    says to name the conversation and sends nothing; the sandbox, like Zoom, refuses the
+    listing without one (400, code 300)."""
+    before = len(user_env.requests())
+    with pytest.raises(ValidationError) as err:
+        zn.scheduled()
+    assert err.value.field == "to_channel" and "one conversation at a time" in str(err.value)
+    assert len(user_env.requests()) == before
+    token = user_env.issue_token()
+    resp = requests.get(user_env.api_url + "/chat/messages/schedule", timeout=10,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 400 and resp.json()["code"] == 300
 
 
 def test_an_unknown_outcome_is_resolved_from_the_schedule_not_sent_twice(user_env):

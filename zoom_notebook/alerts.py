@@ -271,6 +271,12 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
         from .answers import allowed_users
 
         users = allowed_users(from_users, "who may stop the loop")
+    if "via" not in target:  # said now, not after the first message is up
+        from .api import require
+
+        require("edit", settings)
+        if stoppable:
+            require("threads", settings)
     if total is None:
         try:
             total = len(iterable)  # type: ignore[arg-type]

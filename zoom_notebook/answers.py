@@ -129,6 +129,7 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
                                             "a channel or contact and log in (zn.login())")
     budget = budget or BUDGET
     deadline = None if timeout is None else budget.clock() + float(timeout)
+    api.require("threads", settings)  # the answer is read from the question's thread
     # zn.send checks the whole message (target, mentions, length) before any request
     sent = api.send(question_text(question, picks), mentions=mentions, settings=settings,
                     **target)

@@ -93,6 +93,7 @@ class SentMessage(Shown):
                                             "message: list it with zn.scheduled(to_channel=...) "
                                             "or zn.scheduled(to_contact=...)")
         settings = self._settings or Settings.load()
+        require("schedule", settings)
         _client_for(settings).delete_scheduled(self.id, to_channel=self.to_channel,
                                                to_contact=self.to_contact)
         self.cancelled = True
@@ -176,6 +177,24 @@ def _client_for(settings: Settings) -> Any:
 def client(settings: Settings | None = None) -> Any:
     """The shared :class:`ZoomChatClient` for the current settings."""
     return _client_for(settings or Settings.load())
+
+
+def require(feature: str, settings: Settings | None = None) -> None:
+    """Raise :class:`~zoom_notebook.errors.MissingScope` before any request when the login
+    is known not to allow ``feature`` (``scopes.FEATURES``). Nothing is said when there is
+    no login yet (sending says that) or in a dry run."""
+    from .errors import AuthError, MissingScope
+
+    settings = settings or Settings.load()
+    if settings.dry_run:
+        return
+    try:
+        zoom = _client_for(settings)
+    except MissingScope:
+        raise
+    except AuthError:
+        return
+    zoom.require(feature)
 
 
 def forget_clients() -> None:
@@ -439,7 +458,7 @@ def latest_thread(*, to_channel: str | None = None, to_contact: str | None = Non
     zoom = client(settings)
     try:
         me = zoom.me()
-    except ZoomNotebookError:  # no user:read: the newest message is taken, as in resolve
+    except ZoomNotebookError:  # no user:read:user: the newest message is taken, as in resolve
         me = None
     for count, msg in enumerate(zoom.list_messages(to_channel=to_channel,
                                                    to_contact=to_contact)):
@@ -503,6 +522,7 @@ def deliver(draft: Draft) -> SentMessage:
         if sent.id:
             with _lock:
                 _scheduled_where[sent.id] = (draft.kind, draft.target)
+            _remember_place(settings, draft.kind, draft.target)
     elif sent.id is not None:
         remember_thread(draft, sent.id)
     return sent
@@ -513,21 +533,87 @@ def upload_files(client: Any, files: list[tuple[str, bytes]], *, user: str | Non
     """Upload each file for ``file_ids``. Any failure is raised before the message is
     sent: it arrives whole (text and files) or not at all, and the error says why
     (``%%zoomchat`` then keeps the text in the outbox and says the files are not kept)."""
+    if files:
+        client.require("files")
     return [Attachment(name, client.upload_file(name, content, user=user))
             for name, content in files]
 
 
+#: The conversations this home scheduled messages in (``zn.scheduled()`` with no target
+#: lists these: Zoom lists scheduled messages of one conversation at a time).
+PLACES_FILE = "scheduled-places.json"
+MAX_PLACES = 50
+
+
+def _places(settings: Settings) -> list[tuple[str, str]]:
+    import json
+
+    path = settings.home_dir / PLACES_FILE
+    try:
+        with open(path, "rb") as fh:
+            raw = json.loads(fh.read(64 * 1024))  # bounded (SECURITY.md 39)
+    except (OSError, ValueError):
+        raw = []
+    with _lock:
+        mine = list(_scheduled_where.values())
+    out: list[tuple[str, str]] = []
+    for kind, target in [*mine, *(tuple(p) for p in raw if isinstance(p, list)
+                                  and len(p) == 2)]:
+        if kind in ("to_channel", "to_contact") and isinstance(target, str) and (
+                (kind, target) not in out):
+            out.append((kind, target))
+    return out[-MAX_PLACES:]
+
+
+def _remember_place(settings: Settings, kind: str, target: str) -> None:
+    import json
+
+    from .store import atomic_write
+
+    places = [p for p in _places(settings) if p != (kind, target)] + [(kind, target)]
+    try:
+        settings.home_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(settings.home_dir / PLACES_FILE,
+                     json.dumps([list(p) for p in places[-MAX_PLACES:]]).encode("utf-8"))
+    except OSError:  # only a convenience for zn.scheduled(): the message is scheduled
+        pass
+
+
 def scheduled(*, to_channel: str | None = None, to_contact: str | None = None,
               settings: Settings | None = None) -> list[SentMessage]:
-    """This user's scheduled messages, soonest first (``GET /chat/messages/schedule``),
-    of one conversation when a target is given. Each has ``.scheduled_for`` and
-    ``.cancel()`` (Zoom needs the conversation to cancel: it is known for a target given
-    here, and for messages this kernel scheduled)."""
+    """This user's scheduled messages, soonest first (``GET /chat/messages/schedule``).
+
+    Zoom lists them one conversation at a time: name it with ``to_channel`` or
+    ``to_contact``; with neither, the conversations this home folder has scheduled
+    messages in are listed (a ValidationError when there are none). Each has
+    ``.scheduled_for`` and ``.cancel()``."""
+    settings = settings or Settings.load()
+    if to_channel and to_contact:
+        raise ValidationError("to_channel", "name one conversation: to_channel or to_contact")
+    if to_channel or to_contact:
+        return _scheduled_in(settings, to_channel, to_contact)
+    places = _places(settings)
+    if not places:
+        raise ValidationError("to_channel", "Zoom lists scheduled messages one conversation "
+                                            "at a time, and this home has scheduled none: "
+                                            "name it with to_channel= or to_contact=")
+    require("schedule", settings)
+    out: dict[str | None, SentMessage] = {}
+    for kind, target in places:
+        for sent in _scheduled_in(settings, *((target, None) if kind == "to_channel"
+                                               else (None, target))):
+            out.setdefault(sent.id, sent)
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    return sorted(out.values(), key=lambda m: m.scheduled_for or far)
+
+
+def _scheduled_in(settings: Settings, to_channel: str | None, to_contact: str | None
+                  ) -> list[SentMessage]:
     from .schedule import parse_zoom_time
 
-    settings = settings or Settings.load()
     if is_channel_name(to_channel):
         to_channel = resolve_channel(str(to_channel), settings)
+    require("schedule", settings)
     zoom = _client_for(settings)
     out = []
     for item in zoom.list_scheduled(to_channel=to_channel, to_contact=to_contact):
@@ -535,7 +621,7 @@ def scheduled(*, to_channel: str | None = None, to_contact: str | None = None,
         with _lock:
             known = _scheduled_where.get(did)
         kind, target = known or (("to_channel", to_channel) if to_channel else
-                                 ("to_contact", to_contact) if to_contact else ("", None))
+                                 ("to_contact", to_contact))
         channel = target if kind == "to_channel" else None
         out.append(SentMessage(
             id=did or None, message=str(item.get("message", "")), to_channel=channel,

@@ -19,9 +19,10 @@ def login_args(parser: argparse.ArgumentParser) -> None:
                          help=text)
     parser.add_argument("--only", dest="features", action="append", default=[],
                         metavar="FEATURE",
-                        help="ask only for the scopes of these features (repeatable: send, "
-                             "'read back', status, channels, contacts; default: all of them, "
-                             "see docs/zoom-app.md)")
+                        help="optional: name only these features' scopes in the login "
+                             "(repeatable: send, edit, files, 'read back', threads, schedule, "
+                             "channels, members, contacts, status). Default: ask for none, so "
+                             "Zoom grants the scopes ticked on the app")
 
 
 def outbox_args(parser: argparse.ArgumentParser) -> None:

@@ -1,10 +1,11 @@
 """Logging in to Zoom: browser (PKCE + loopback), paste, device, Server-to-Server;
 ``status()`` and ``logout()``. All OAuth goes through authlib's ``OAuth2Session``.
 
-Each feature's scopes are in :data:`FEATURE_SCOPES` (docs/zoom-app.md shows the same
-table). A login asks for the features' scopes together by default (real Zoom answers 4711
-"does not contain scopes" to a token without them, and the sandbox does the same); pass
-``scopes=scopes_for("send")`` to ask for less (SECURITY.md 7).
+A login asks for no scopes by default: Zoom gives the token the scopes configured on the
+app (as Zoom's own SDK does; a ``scope`` naming scopes the app lacks can make Zoom refuse
+the login). ``scopes=scopes_for("send", "edit")`` asks for less (SECURITY.md 7, 41).
+Which scope each feature needs, for each kind of app, is :mod:`zoom_notebook.scopes`;
+the scopes Zoom granted are kept with the login and shown by :func:`status`.
 """
 
 from __future__ import annotations
@@ -22,43 +23,18 @@ from .config import Settings
 from .display import Card, Shown, in_notebook, show
 from .errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
 from .retry import TOKEN_TIMEOUT, with_connect_retries
+from .scopes import FEATURES
+from .scopes import scopes_for as scopes_for  # re-exported: zn.auth.scopes_for
 from .secret import guarded, hide, hide_token
 from .store import TokenStore
 from .userauth import oauth_errors, oauth_session, token_record
 
-#: feature -> (what it does with Zoom, the scopes it needs)
-FEATURE_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "send": ("zn.send, %%zoomchat, alerts: post and edit messages, upload files",
-             ("chat_message:write",)),
-    "read back": ("settle an unknown outcome by reading the conversation back, `-r last` "
-                  "from the shell (docs/delivery.md)", ("chat_message:read",)),
-    "status": ("zn.status(): who is logged in; the sender's name in read-backs",
-               ("user:read",)),
-    "channels": ("zn.channels(), '#name' targets, the form's channel picker",
-                 ("chat_channel:read",)),
-    "contacts": ("zn.contacts(), the form's person picker and directory search",
-                 ("chat_contact:read", "contact:read")),
-}
-
-
-def scopes_for(*features: str) -> tuple[str, ...]:
-    """The scopes of the named features (all of them with no argument), in order."""
-    unknown = set(features) - set(FEATURE_SCOPES)
-    if unknown:
-        raise ValidationError("scopes", f"no feature {sorted(unknown)[0]!r}; choose from "
-                                        + ", ".join(FEATURE_SCOPES))
-    out: list[str] = []
-    for name, (_, scopes) in FEATURE_SCOPES.items():
-        if not features or name in features:
-            out += [s for s in scopes if s not in out]
-    return tuple(out)
-
-
-#: sending with read-back and status (the least that keeps "nothing lost, nothing twice")
+#: The features a login can be narrowed to (``--only``), as in :mod:`zoom_notebook.scopes`.
+FEATURE_SCOPES = FEATURES
+#: What a login asks for by default: nothing, so the app's configured scopes apply.
+DEFAULT_SCOPES: tuple[str, ...] = ()
+#: A narrower login (granular names): sending with read-back and status.
 SEND_SCOPES = scopes_for("send", "read back", "status")
-#: every feature: what a login asks for by default
-COMPOSE_SCOPES = scopes_for()
-DEFAULT_SCOPES = COMPOSE_SCOPES
 #: Environment markers of kernels whose browser is on another machine.
 REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG",
                   "COLAB_GPU", "COLAB_JUPYTER_IP", "ZOOM_NOTEBOOK_REMOTE")
@@ -67,6 +43,11 @@ REMOTE_MARKERS = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER", "COLAB_RELEASE_TAG"
 PASTE_REDIRECT_URI = "http://127.0.0.1:8976/callback"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 METHODS = ("auto", "browser", "paste", "device")
+
+
+def _scope_arg(scopes: Sequence[str]) -> dict[str, str]:
+    """``scope=`` for the authorize request only when the caller narrowed the login."""
+    return {"scope": " ".join(scopes)} if scopes else {}
 
 
 def is_remote() -> bool:
@@ -95,9 +76,39 @@ class LoginStatus(Shown):
     warnings: tuple[str, ...] = ()
     #: where the app's client secret comes from (never the secret itself)
     client_secret_from: str | None = None
+    #: the scopes Zoom granted this login (None: not known, e.g. ZOOM_ACCESS_TOKEN)
+    scopes: tuple[str, ...] | None = None
+    #: feature -> (scope names to add, possible at all), from the granted scopes
+    features: dict[str, tuple[list[str], bool]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def can(self) -> list[str]:
+        """The features this login can use (all of them when its scopes are unknown)."""
+        if self.scopes is None:
+            return list(FEATURES)
+        return [f for f, (add, possible) in self.features.items() if possible and not add]
+
+    @property
+    def missing(self) -> dict[str, list[str]]:
+        """feature -> the scope names to add for it ([] when no scope can give it)."""
+        return {f: add for f, (add, possible) in self.features.items() if add or not possible}
+
+    def _scope_rows(self) -> list[tuple[str, str]]:
+        if not self.logged_in:
+            return []
+        if self.scopes is None:
+            return [("can do", "not known (a bare access token: Zoom did not say its scopes); "
+                               "nothing is blocked, a missing scope shows as Zoom's 4711")]
+        from .scopes import needed_sentence
+
+        rows = [("can do", ", ".join(self.can) or "nothing")]
+        for feature in self.missing:
+            rows.append((f"cannot: {feature}", needed_sentence(feature, self.scopes,
+                                                               who="This login")))
+        return rows
 
     def _rows(self) -> list[tuple[str, str]]:
-        rows = self._login_rows()
+        rows = self._login_rows() + self._scope_rows()
         if self.client_secret_from:
             rows.append(("client secret from", self.client_secret_from))
         rows += [("warning", w) for w in self.warnings]
@@ -106,7 +117,11 @@ class LoginStatus(Shown):
     def _login_rows(self) -> list[tuple[str, str]]:
         if not self.logged_in:
             return [("status", "not logged in — run %zoomchat login (or zn.login())")]
-        rows = [("user", f"{self.user_name or '?'} <{self.user_email or '?'}>"),
+        who = (f"{self.user_name or self.user_email} <{self.user_email or '?'}>"
+               if self.user_name or self.user_email else
+               "not known (this login may not read its user: see 'cannot: status')"
+               if "status" in self.missing else "not known")
+        rows = [("user", who),
                 ("method", self.method or "?")]
         if self.expires_at is not None:
             rows.append(("access token expires",
@@ -145,7 +160,7 @@ class PKCELogin:
         self.recorded_method = method
         self._session = oauth_session(settings.client_id, settings.client_secret,
                                       redirect_uri=redirect_uri, code_challenge_method="S256",
-                                      scope=" ".join(scopes))
+                                      **_scope_arg(scopes))
         self._verifier = hide(generate_token(64))  # RFC 7636: 43-128 characters
         self.authorize_url, self._state = self._session.create_authorization_url(
             settings.oauth_url + "/oauth/authorize", code_verifier=self._verifier,
@@ -326,8 +341,7 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = DEFAULT_SCOPES,
     if not settings.client_id or not settings.client_secret:
         raise ValidationError("ZOOM_CLIENT_SECRET", "the device flow needs ZOOM_CLIENT_ID and "
                                                     "ZOOM_CLIENT_SECRET (a private app)")
-    session = oauth_session(settings.client_id, settings.client_secret,
-                            scope=" ".join(scopes))
+    session = oauth_session(settings.client_id, settings.client_secret, **_scope_arg(scopes))
     import requests
 
     try:
@@ -466,9 +480,16 @@ def _status(settings: Settings | None = None) -> LoginStatus:
                              expires_at=dt.datetime.fromtimestamp(record["expires_at"],
                                                                   dt.timezone.utc))
     from .api import client
+    from .scopes import capabilities
 
     try:
-        me = client(settings).me()
+        zoom = client(settings)
+        result.scopes = zoom.granted()
+        if result.scopes is not None:
+            result.features = capabilities(result.scopes)
+            if "status" in result.missing:  # GET /users/me would only be refused
+                return result
+        me = zoom.me()
     except ZoomNotebookError as exc:
         result.error = str(exc)
         return result

@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="run the local Zoom-compatible sandbox")
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     sandbox.add_argument("--qps", type=int, default=None, help="account limit per second")
+    sandbox.add_argument("--app-scopes", default="granular", metavar="granular|classic|LIST",
+                         help="the scopes of the sandbox's OAuth app: granular (an app made "
+                              "today, the default), classic (made before 2024), or the scope "
+                              "names, comma- or space-separated (an app missing a scope)")
     sandbox.add_argument("--env-file", type=Path, default=None,
                          help="where to write the environment (with a sandbox access token) "
                               "for clients; default: sandbox.env in ZOOM_NOTEBOOK_HOME")
@@ -94,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .auth import login, scopes_for
 
             print(repr(login(args.method or "auto", open_browser=args.open_browser,
-                             scopes=scopes_for(*args.features))))
+                             scopes=scopes_for(*args.features) if args.features else ())))
             return 0
         if args.command == "logout":
             from .auth import logout
@@ -224,7 +228,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     from .config import Settings
     from .sandbox import Sandbox
 
-    sb = Sandbox(port=args.port, qps=args.qps).start()
+    sb = Sandbox(port=args.port, qps=args.qps, app_scopes=args.app_scopes).start()
     env_file = args.env_file or Settings.load().home_dir / "sandbox.env"
     write_env_file(env_file, {**sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token()})
     print(f"Zoom sandbox on {sb.url}  (conversations: {sb.url}/)")

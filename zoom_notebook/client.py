@@ -94,6 +94,30 @@ class ZoomChatClient:
         """A client configured from the environment and the config file."""
         return cls.from_settings(Settings.load(), **kwargs)
 
+    def granted(self) -> tuple[str, ...] | None:
+        """The scopes Zoom granted this client's login (None: not known)."""
+        return self.credentials.granted()
+
+    def require(self, feature: str) -> None:
+        """Raise :class:`MissingScope` before any request of ``feature`` when this login is
+        known not to have what it needs: from the scopes Zoom granted it, or, for
+        Server-to-Server, from what Zoom offers such apps at all. With a bare
+        ``ZOOM_ACCESS_TOKEN`` nothing is known and nothing is blocked."""
+        from .errors import MissingScope
+        from .scopes import impossible_for, needed_sentence, to_add
+
+        s2s = self.credentials.kind == "server-to-server"
+        who = "A Server-to-Server login" if s2s else "This login"
+        granted = self.granted()
+        if granted is None:
+            if s2s and impossible_for(feature, "admin"):
+                raise MissingScope(feature, [], needed_sentence(
+                    feature, ("team_chat:write:user_message:admin",), who=who))
+            return
+        add, possible = to_add(feature, granted)
+        if add or not possible:
+            raise MissingScope(feature, add, needed_sentence(feature, granted, who=who))
+
     def __repr__(self) -> str:
         return (f"ZoomChatClient(api_url={self.api_url!r}, user={self.user!r}, "
                 f"credentials={self.credentials.kind})")
@@ -347,7 +371,7 @@ class ZoomChatClient:
     def identity(self, user: str | None = None) -> dict[str, str] | None:
         """Who sends as ``user`` (``email``, ``id``, ``member_id``), to recognise our own
         messages when reading a conversation back; None if Zoom will not say (no
-        ``user:read`` scope). Looked up once per user."""
+        ``user:read:user`` scope, classic ``user:read``). Looked up once per user."""
         who = user or self.user
         if who in self._identities:
             return self._identities[who]

@@ -36,6 +36,10 @@ class Credentials(Protocol):
     def force_refresh(self, rejected: str) -> bool:
         """Zoom rejected ``rejected``; get a new token. False if this source cannot."""
 
+    def granted(self) -> tuple[str, ...] | None:
+        """The scopes Zoom granted this login (its token answer's ``scope``), or None
+        when they are not known (a bare access token)."""
+
 
 class StaticToken:
     """An access token given by the user (``ZOOM_ACCESS_TOKEN``): used as is, never stored."""
@@ -51,6 +55,9 @@ class StaticToken:
 
     def force_refresh(self, rejected: str) -> bool:
         return False
+
+    def granted(self) -> tuple[str, ...] | None:
+        return None  # a token handed to us: what it may do is not known, nothing is blocked
 
     def __repr__(self) -> str:
         return f"StaticToken(user={self.default_user!r}, token=<hidden>)"
@@ -83,6 +90,7 @@ class ServerToServer:
         self._expires_at = 0.0
         self._lifetime = 0.0
         self._session: Any = None
+        self._scope: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return (f"ServerToServer(account_id={self._account_id!r}, client_id="
@@ -107,6 +115,10 @@ class ServerToServer:
             if self._token == rejected or self._token is None:
                 self._fetch()
         return True
+
+    def granted(self) -> tuple[str, ...] | None:
+        self.access_token()  # the scopes come with the token (not a Team Chat request)
+        return self._scope
 
     def _fetch(self) -> None:
         import requests
@@ -136,6 +148,7 @@ class ServerToServer:
             ) from None
         lifetime = float(token.get("expires_in") or 3600)
         self._token = hide(token["access_token"])
+        self._scope = tuple(str(token.get("scope") or "").split()) or None
         self._lifetime = lifetime
         self._expires_at = self._clock() + lifetime
 

@@ -13,6 +13,7 @@ __all__ = [
     "AuthError",
     "ConnectFailed",
     "LoginDenied",
+    "MissingScope",
     "OutcomeUnknown",
     "RateLimited",
     "ReauthRequired",
@@ -31,10 +32,6 @@ _HINTS: dict[int, str] = {
     "person is in your Zoom account or your contacts.",
     4130: "Zoom does not know this channel: check the channel id or '#name' (zn.channels() "
     "lists yours).",
-    4700: "The token lacks the scope this call needs: add chat_message:write (and the read "
-    "scopes) to your Zoom app, then log in again.",
-    4711: "The token lacks the scope this call needs: add chat_message:write (and the read "
-    "scopes) to your Zoom app, then log in again.",
     5301: "Zoom could not deliver the message: try again in a moment.",
     5402: "Replies can only go to a thread's main message, not to another reply: pass the "
     "main message id (reply_to='last' does this for you).",
@@ -46,8 +43,17 @@ _HINTS: dict[int, str] = {
 }
 
 
-def hint_for(code: int | None, status: int | None = None) -> str:
-    """Return what to do next for a Zoom error ``code`` (or HTTP ``status``), or ``""``."""
+#: Zoom's "the token lacks scopes" codes: the hint names the scopes Zoom listed
+SCOPE_CODES = (4700, 4711)
+
+
+def hint_for(code: int | None, status: int | None = None, message: str = "") -> str:
+    """Return what to do next for a Zoom error ``code`` (or HTTP ``status``), or ``""``.
+    For 4700/4711, ``message`` (Zoom's, which lists the scopes) makes the hint exact."""
+    if code in SCOPE_CODES:
+        from .scopes import hint_for_missing
+
+        return hint_for_missing(message)
     if code is not None and code in _HINTS:
         return _HINTS[code]
     if status == 429:
@@ -99,7 +105,7 @@ class ZoomAPIError(ZoomNotebookError):
         self.message = message
         self.tracking_id = tracking_id
         self.errors = errors or []
-        self.hint = hint if hint is not None else hint_for(code, status)
+        self.hint = hint if hint is not None else hint_for(code, status, message)
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -203,6 +209,19 @@ class AuthError(ZoomNotebookError):
 
 class ReauthRequired(AuthError):
     """Raised when: the saved login can no longer be refreshed; log in again."""
+
+
+class MissingScope(AuthError):
+    """Raised when: the login is known (from the scopes Zoom granted it) to lack what a
+    feature needs, before any request of that feature.
+
+    ``.feature`` names the feature, ``.scopes`` the names to add to the app (empty when
+    no scope can give it to this kind of app: use a user login)."""
+
+    def __init__(self, feature: str, scopes: list[str], message: str) -> None:
+        self.feature = feature
+        self.scopes = scopes
+        super().__init__(message)
 
 
 class LoginDenied(AuthError):

@@ -201,7 +201,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
             settings = Settings.load()
             if auth.is_remote():
                 attempt = auth.PKCELogin(settings, auth.PASTE_REDIRECT_URI,
-                                         auth.COMPOSE_SCOPES, "paste")
+                                         auth.DEFAULT_SCOPES, "paste")
                 from .nbui import PastePrompt
 
                 prompt = PastePrompt(attempt)
@@ -218,7 +218,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         from .loopback import LoopbackListener
 
         listener = LoopbackListener()
-        attempt = auth.PKCELogin(settings, listener.redirect_uri, auth.COMPOSE_SCOPES,
+        attempt = auth.PKCELogin(settings, listener.redirect_uri, auth.DEFAULT_SCOPES,
                                  "browser")
         link = widgets.HTML(
             f"<a class='zn-login-link' href='{_esc(attempt.authorize_url)}' target='_blank' "

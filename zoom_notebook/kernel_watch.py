@@ -111,6 +111,9 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
         """Schedule the message (now, so a problem is raised here) and keep renewing it."""
         if self._thread is not None:
             return self
+        from .api import require
+
+        require("schedule", self.settings)  # a draft it could not cancel would cry wolf
         self._schedule()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="zoom-notebook-watchdog",

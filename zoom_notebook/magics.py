@@ -273,7 +273,9 @@ class ZoomChat(Magics):
         if args.command == "watchdog":
             return self._watchdog(args)
         if args.command == "login":
-            return auth.login(args.method or "auto", scopes=auth.scopes_for(*args.features))
+            features = args.features
+            return auth.login(args.method or "auto",
+                              scopes=auth.scopes_for(*features) if features else ())
         if args.command == "logout":
             print(auth.logout())
             return None

@@ -54,8 +54,10 @@ def channels(*, refresh: bool = False, settings: Settings | None = None) -> list
     with _lock:
         cached = None if refresh else _channels.get(key)
     if cached is None:
+        zoom = _client(settings)
+        zoom.require("channels")
         cached = [Channel(str(c.get("name") or c["id"]), str(c["id"]))
-                  for c in _client(settings).list_channels()]
+                  for c in zoom.list_channels()]
         with _lock:
             _channels[key] = cached
     return list(cached)

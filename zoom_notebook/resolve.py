@@ -130,7 +130,8 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
     except ZoomAPIError as exc:
         if exc.code in NO_READ_CODES or exc.status == 403:
             return Resolution("unreadable", reason=f"Zoom refused to list the conversation "
-                              f"({exc.code}): the login lacks the chat_message:read scope")
+                              f"({exc.code}): the login lacks the read-back scope "
+                              "(team_chat:read:list_user_messages, classic chat_message:read)")
         return Resolution("error", reason=f"reading back failed: {exc}")
     except (ZoomNotebookError, OSError, ValueError) as exc:
         return Resolution("error", reason=f"reading back failed: {type(exc).__name__}: {exc}")

@@ -108,6 +108,11 @@ class UserLogin:
         self._renew(rejected=rejected)
         return True
 
+    def granted(self) -> tuple[str, ...] | None:
+        """The scopes Zoom granted at login (or the last refresh), kept in the store."""
+        record = self._cached or self.store.read()
+        return tuple(str((record or {}).get("scope") or "").split()) or None
+
     def _renew(self, rejected: str | None) -> str:
         try:
             return self._renew_locked(rejected)

@@ -21,12 +21,12 @@ from typing import Any
 from .app import SandboxApp
 from .faults import Faults
 from .limits import Limiter
-from .oauth import APP_SCOPES
+from .oauth import app_scopes as configured_scopes
 from .oauth import install as install_user_oauth
 from .state import World
 
-#: What a test token may do unless it says otherwise: everything the app asks for.
-APP_TOKEN_SCOPES = " ".join(APP_SCOPES)
+#: What the sandbox's app has unless told otherwise: an app made today (granular scopes).
+APP_TOKEN_SCOPES = configured_scopes("granular")
 
 __all__ = ["Sandbox", "all_secrets", "approve", "login", "server_to_server_env"]
 
@@ -47,17 +47,21 @@ class Sandbox:
 
     ``port=0`` picks a free port. ``qps``/``daily`` set the account's rate limits (None:
     unlimited); ``channel_limits`` turns Zoom's per-channel flood limits on or off.
-    ``extra_contacts`` seeds that many more users (for paging tests).
+    ``extra_contacts`` seeds that many more users (for paging tests). ``app_scopes`` is
+    the scopes its OAuth app is configured with: ``"granular"`` (an app made today, the
+    default), ``"classic"`` (made before 2024) or the names (an app missing a scope);
+    user tokens carry exactly those.
     """
 
     def __init__(self, port: int = 0, *, qps: int | None = None, daily: int | None = None,
                  channel_limits: bool = True, extra_contacts: int = 0, seed: int = 7,
-                 token_lifetime: float = 3600.0) -> None:
+                 token_lifetime: float = 3600.0, app_scopes: Any = "granular") -> None:
         self.world = World(seed=seed, extra_contacts=extra_contacts)
         self.limiter = Limiter(qps=qps, daily=daily, channel_limits=channel_limits)
         self.faults = Faults()
         self.app = SandboxApp(self.world, self.limiter, self.faults)
         self.app.config["token_lifetime"] = token_lifetime
+        self.app.config["app_scopes"] = configured_scopes(app_scopes)
         self.oauth = install_user_oauth(self.app)
         self._requested_port = port
         self.port = 0
@@ -178,14 +182,15 @@ class Sandbox:
 
     # ------------------------------------------------------------------ test helpers
     def issue_token(self, user: str | None = None, lifetime: float = 3600.0,
-                    scopes: str = APP_TOKEN_SCOPES) -> str:
+                    scopes: str | None = None) -> str:
         """A user access token for ``user`` (email or id; default the signed-in user)
-        with these ``scopes``."""
+        with these ``scopes`` (default: the app's)."""
         found = self.world.find_user(user) if user else self.world.users[self.world.me_id]
         if found is None:
             raise KeyError(user)
         return self.world.issue_token(kind="user", user_id=found.id, client_id=self.client_id,
-                                      lifetime=lifetime, scopes=scopes).value
+                                      lifetime=lifetime,
+                                      scopes=scopes or self.app.config["app_scopes"]).value
 
     @property
     def me(self) -> dict[str, str]:
@@ -304,10 +309,10 @@ def login(*, scopes: Any = None) -> Any:
     consent page and pastes the address. For notebooks and scripts run against the
     sandbox; with real Zoom use ``zn.login()`` / ``%zoomchat login``.
     """
-    from ..auth import COMPOSE_SCOPES, PASTE_REDIRECT_URI, PKCELogin
+    from ..auth import DEFAULT_SCOPES, PASTE_REDIRECT_URI, PKCELogin
     from ..config import Settings
 
-    attempt = PKCELogin(Settings.load(), PASTE_REDIRECT_URI, scopes or COMPOSE_SCOPES,
+    attempt = PKCELogin(Settings.load(), PASTE_REDIRECT_URI, scopes or DEFAULT_SCOPES,
                         "paste")
     attempt.recorded_method = "sandbox (approved by zoom_notebook.sandbox.login)"
     return attempt.finish(approve(attempt.authorize_url))

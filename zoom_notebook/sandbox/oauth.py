@@ -24,8 +24,19 @@ from .app import SandboxApp, json_response
 
 CODE_TTL = 300.0
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-APP_SCOPES = ("chat_message:write", "chat_message:read", "chat_channel:read",
-              "chat_contact:read", "contact:read", "user:read")
+
+
+def app_scopes(value: Any = "granular") -> str:
+    """The scopes the sandbox's OAuth app is configured with, as Zoom keeps them on an app:
+    ``"granular"`` (an app made today: every feature's granular user scopes),
+    ``"classic"`` (an app made before 2024), or the names themselves (a string or a list),
+    e.g. an app missing a scope."""
+    from ..scopes import scopes_for
+
+    if value in ("granular", "classic"):
+        return " ".join(scopes_for(kind=value))
+    names = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    return " ".join(dict.fromkeys(str(n) for n in names))
 
 
 @dataclasses.dataclass
@@ -125,8 +136,13 @@ class UserOAuth:
         method = args.get("code_challenge_method", "plain")  # Zoom's default is plain
         if method not in ("S256", "plain"):
             return self._page("Unsupported code_challenge_method", "", 400)
-        requested = args.get("scope", "").split()
-        scope = " ".join(s for s in requested if s in APP_SCOPES) or " ".join(APP_SCOPES)
+        # Zoom gives a token the scopes configured on the app, whatever ``scope`` says; a
+        # ``scope`` naming scopes the app lacks is recorded and shown (a forum user met
+        # "invalid scope" then: UNVERIFIED, docs/zoom-facts.md)
+        scope = self.app.config["app_scopes"]
+        lacking = [s for s in args.get("scope", "").split() if s not in scope.split()]
+        if lacking:
+            self.app.scope_requests.append({"client_id": client_id, "lacking": lacking})
         rid = secrets.token_urlsafe(16)
         self.pending[rid] = Pending(client_id, redirect_uri, args.get("state"),
                                     args.get("code_challenge"), method, scope)
@@ -135,6 +151,9 @@ class UserOAuth:
         body = (
             f"<p><b>zoom-notebook</b> would like to act for <b>{html.escape(me.display_name)}"
             f"</b> ({html.escape(me.email)}) with these permissions:</p><ul>{scopes}</ul>"
+            + (("<p class='lacking'>It also asked for scopes this app does not have "
+                "(not granted): " + html.escape(", ".join(lacking)) + "</p>") if lacking
+               else "") +
             "<form method='post' action='/oauth/authorize/decision'>"
             f"<input type='hidden' name='request_id' value='{rid}'>"
             "<button name='decision' value='allow' id='allow'>Allow</button> "
@@ -304,7 +323,7 @@ class UserOAuth:
         if grant.status == "done":
             return json_response({"error": "invalid_grant"}, 400)
         grant.status = "done"
-        return self._issue(request, client_id, " ".join(APP_SCOPES))
+        return self._issue(request, client_id, self.app.config["app_scopes"])
 
 
 def install(app: SandboxApp) -> UserOAuth:

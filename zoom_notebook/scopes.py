@@ -1,0 +1,232 @@
+"""Which Zoom scopes each feature needs, for every kind of Zoom app; what a login can do.
+
+Zoom gives each call its own list of accepted scopes (its OpenAPI document: each
+operation's ``security[0].openapi_oauth``, split into ``x-macro-scopes`` — the classic
+names — and ``x-granular-scopes``). ``_spec_scopes.OPERATIONS`` holds those lists for the
+calls this package makes, written from the document by ``scripts/gen_scopes.py`` (and
+checked by ``tests/test_scopes.py``). This module adds one thing by hand: which calls
+each *feature* makes. Everything else — the scope names a kind of app must tick, whether a
+login can use a feature, what a 4711 means — is derived here, and the sandbox checks
+tokens against the same lists.
+
+The kinds of app:
+
+- ``granular``: granular scopes, user-managed. Every app created since spring 2024.
+- ``admin``: granular scopes, admin-managed (Server-to-Server, account-level apps).
+- ``classic``: the classic (macro) scopes of apps made before 2024.
+- ``classic-admin``: classic ``:admin`` scopes (a Server-to-Server app made before 2024).
+
+Pure and cheap to import: no network, no IPython.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ._spec_scopes import OPERATIONS as _TEAM_CHAT
+
+#: The Users API call (``GET /users/{userId}``, who is logged in) is not in the Team Chat
+#: document; its scopes are from Zoom's Users API reference (classic ``user:read``,
+#: granular ``user:read:user``), typed here once. The Users API also accepts
+#: ``user:read:email`` etc. for parts of the answer; we need the whole user.
+_USERS_API = {
+    "getUser": ("GET", "/users/{userId}",
+                ("user:read", "user:read:admin", "user:read:user", "user:read:user:admin"),
+                ("user:read", "user:read:admin"), ("user:read:user", "user:read:user:admin")),
+}
+
+#: operationId -> (method, path, every accepted scope, classic, granular)
+OPERATIONS = {**_TEAM_CHAT, **_USERS_API}
+
+#: kind -> (its title in tables, what a person has)
+KINDS = {
+    "granular": ("granular, user-managed (every app made since 2024)",
+                 "a General app, user-managed, made in the Marketplace today"),
+    "admin": ("granular, admin-managed (Server-to-Server)",
+              "a Server-to-Server OAuth app made today"),
+    "classic": ("classic (apps made before 2024)", "an OAuth app made before 2024"),
+    "classic-admin": ("classic admin (Server-to-Server before 2024)",
+                      "a Server-to-Server app made before 2024"),
+}
+
+#: feature -> (what it does with Zoom, the calls it makes: Zoom's operationIds)
+FEATURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "send": ("zn.send, %%zoomchat, alerts: post a message", ("sendaChatMessage",)),
+    "edit": ("zn.progress, the tqdm and Dask bars: edit the one message as it goes",
+             ("editMessage",)),
+    "files": ("files=, figures and tables from %%zoomchat: upload for the message",
+              ("uploadAChatFile",)),
+    "file message": ("ZoomChatClient.send_file: a file posted as a message of its own",
+                     ("sendChatFile",)),
+    "read back": ("settle an unknown outcome by reading the conversation back; `-r last` "
+                  "from the shell", ("getChatMessages",)),
+    "threads": ("zn.ask and stop from chat: read the replies in a thread",
+                ("retrieveThread",)),
+    "schedule": ("at=, zn.scheduled(), .cancel(), zn.watchdog: scheduled messages",
+                 ("sendaChatMessage", "listScheduledMessages", "deleteScheduleMessage")),
+    "channels": ("zn.channels(), '#name' targets, the form's channel picker",
+                 ("getChannels",)),
+    "members": ("the form's @mention picker: a channel's members",
+                ("listUserLevelChannelMembers",)),
+    "contacts": ("zn.contacts(), the form's person picker and directory search",
+                 ("getUserContacts", "searchCompanyContacts")),
+    "status": ("zn.status(): who is logged in; the sender's name in read-backs",
+               ("getUser",)),
+}
+
+
+def _granular(name: str) -> bool:
+    parts = name.split(":")
+    return len(parts) >= 4 or (len(parts) == 3 and parts[2] != "admin")
+
+
+def kind_of(granted: Iterable[str]) -> str:
+    """The kind of app a login's scopes come from (``granular`` when nothing says)."""
+    names = list(granted)
+    admin = any(n.endswith(":admin") for n in names)
+    granular = any(_granular(n) for n in names) or not names
+    return ("admin" if admin else "granular") if granular else (
+        "classic-admin" if admin else "classic")
+
+
+def scope_for(operation: str, kind: str) -> str | None:
+    """The one scope an app of ``kind`` ticks for ``operation`` (None: it cannot have one)."""
+    _, _, _, classic, granular = OPERATIONS[operation]
+    admin = kind.endswith("admin")
+    names = granular if kind in ("granular", "admin") else classic
+    fits = [n for n in names if n.endswith(":admin") == admin]
+    if not fits:
+        return None
+    if kind.startswith("classic") and OPERATIONS[operation][0] == "GET":
+        reads = [n for n in fits if ":read" in n]  # the least a read needs
+        return (reads or fits)[0]
+    return fits[0]
+
+
+def scopes_for(*features: str, kind: str = "granular") -> tuple[str, ...]:
+    """The scopes an app of ``kind`` needs for the named features (all with no argument),
+    in order, each once. Raises ValidationError for an unknown feature or a feature that
+    kind of app cannot have."""
+    from .errors import ValidationError
+
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise ValidationError("scopes", f"no feature {sorted(unknown)[0]!r}; choose from "
+                                        + ", ".join(FEATURES))
+    if kind not in KINDS:
+        raise ValidationError("kind", f"choose one of {', '.join(KINDS)}")
+    out: list[str] = []
+    for name, (_, calls) in FEATURES.items():
+        if features and name not in features:
+            continue
+        for op in calls:
+            scope = scope_for(op, kind)
+            if scope is None:
+                if features:
+                    raise ValidationError("scopes", f"{name!r} is not possible with "
+                                                    f"{KINDS[kind][1]}: use a user login")
+                continue
+            if scope not in out:
+                out.append(scope)
+    return tuple(out)
+
+
+def feature_table() -> list[tuple[str, str, dict[str, list[str | None]]]]:
+    """(feature, what it does, kind -> the scope per call, None where impossible), for the
+    docs' table (scripts/gen_scopes.py writes it into docs/zoom-app.md)."""
+    rows = []
+    for name, (what, calls) in FEATURES.items():
+        per_kind: dict[str, list[str | None]] = {}
+        for kind in KINDS:
+            names: list[str | None] = []
+            for op in calls:
+                scope = scope_for(op, kind)
+                if scope not in names:
+                    names.append(scope)
+            per_kind[kind] = names
+        rows.append((name, what, per_kind))
+    return rows
+
+
+def blocked_calls(feature: str, granted: Iterable[str]) -> list[str]:
+    """The feature's calls (operationIds) that a token with ``granted`` scopes cannot make."""
+    have = set(granted)
+    return [op for op in FEATURES[feature][1] if not have & set(OPERATIONS[op][2])]
+
+
+def to_add(feature: str, granted: Iterable[str]) -> tuple[list[str], bool]:
+    """(the scope names to add in the Marketplace, whether that can work at all) for a
+    login with ``granted`` to use ``feature``; ``([], True)`` when it already can."""
+    names = list(granted)
+    kind = kind_of(names)
+    add: list[str] = []
+    possible = True
+    for op in blocked_calls(feature, names):
+        scope = scope_for(op, kind)
+        if scope is None:
+            possible = False
+        elif scope not in add:
+            add.append(scope)
+    return add, possible
+
+
+def impossible_for(feature: str, kind: str) -> bool:
+    """True when Zoom offers no scope at all for one of the feature's calls to that kind
+    of app (Server-to-Server and scheduled messages: the document lists no admin scope)."""
+    return any(scope_for(op, kind) is None for op in FEATURES[feature][1])
+
+
+def capabilities(granted: Iterable[str]) -> dict[str, tuple[list[str], bool]]:
+    """feature -> :func:`to_add` for every feature."""
+    names = list(granted)
+    return {feature: to_add(feature, names) for feature in FEATURES}
+
+
+def needed_sentence(feature: str, granted: Iterable[str], *, who: str = "This login") -> str:
+    """What to do so that ``feature`` works, in words ("" when it already works)."""
+    names = list(granted)
+    add, possible = to_add(feature, names)
+    if not add and possible:
+        return ""
+    what = FEATURES[feature][0]
+    if not possible:
+        return (f"{who} cannot use {feature} ({what}): Zoom offers no scope for it to "
+                f"{KINDS[kind_of(names)][1]}. Use a user login (zn.login()) for it.")
+    return (f"{who} cannot use {feature} ({what}): add "
+            + ", ".join(add) + " to the app's scopes in the Zoom App Marketplace "
+            "(Scopes page), then log in again.")
+
+
+_LISTED = re.compile(r"scopes?\s*:?\s*\[([^\]]*)\]", re.I)
+
+
+def listed_in(message: str) -> list[str]:
+    """The scope names a 4700/4711 message lists (``does not contain scopes:[a, b]``)."""
+    found = _LISTED.search(message or "")
+    if not found:
+        return []
+    return [s.strip() for s in found.group(1).split(",") if s.strip()]
+
+
+def hint_for_missing(message: str) -> str:
+    """What to do about Zoom's 4700/4711: the scopes it listed, the feature that needs
+    them, the names to add for that kind of app."""
+    listed = listed_in(message)
+    ops = [op for op, spec in OPERATIONS.items() if set(listed) & set(spec[2])]
+    features = [f for f, (_, calls) in FEATURES.items() if set(calls) & set(ops)]
+    if not listed:
+        return ("The login lacks a scope this call needs: `zn.status()` (or `zoom-notebook "
+                "status`) lists what each feature needs; add it to the app's scopes in the "
+                "Zoom App Marketplace, then log in again.")
+    user = [n for n in listed if not n.endswith(":admin")]
+    admin = [n for n in listed if n.endswith(":admin")]
+    if user and admin:
+        what = (f"{' or '.join(user)} (a user-managed app; {' or '.join(admin)} for "
+                "Server-to-Server)")
+    else:
+        what = " or ".join(listed)
+    feature = features[0] if features else None
+    for_what = f", needed for {feature} ({FEATURES[feature][0]})" if feature else ""
+    return (f"The login lacks the scope {what}{for_what}: add it to the app's scopes in the "
+            "Zoom App Marketplace (Scopes page), then log in again.")
