@@ -140,6 +140,8 @@ class FakeBrowser:
         self.allow = True
         self.opened: list[str] = []
         self.redirects: list[str] = []
+        #: the pages the loopback listener showed (what the person reads in the tab)
+        self.pages: list[str] = []
         self.follow = True
 
     def open(self, url: str, *args: Any, **kwargs: Any) -> bool:
@@ -151,7 +153,7 @@ class FakeBrowser:
             redirect = self.sandbox.approve(url, allow=self.allow)
             self.redirects.append(redirect)
             if self.follow:
-                requests.get(redirect, timeout=10)
+                self.pages.append(requests.get(redirect, timeout=70).text)
 
         threading.Thread(target=act, daemon=True).start()
         return True

@@ -49,8 +49,10 @@ def test_sandbox_command_serves_and_stops(tmp_path):
         while not env_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         text = env_file.read_text()
-        assert "ZOOM_API_URL" in text and "ZOOM_ACCESS_TOKEN" in text
-        assert "ZOOM_ACCESS_TOKEN" not in line + proc.stdout.readline()  # not printed
+        assert "ZOOM_API_URL" in text and "ZOOM_CLIENT_ID" in text
+        # no token and no secret in the file or on the screen: a login gets one
+        assert "ZOOM_ACCESS_TOKEN" not in text and "SECRET" not in text
+        assert "ZOOM_ACCESS_TOKEN" not in line + proc.stdout.readline()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

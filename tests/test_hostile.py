@@ -63,7 +63,11 @@ def test_finding_4_a_slow_client_cannot_hold_the_listener_and_host_is_checked():
 
     listener = LoopbackListener()
     got: list[str] = []
-    waiter = threading.Thread(target=lambda: got.append(listener.wait(30)), daemon=True)
+    def wait_then_report() -> None:  # as the login does once the code is exchanged
+        got.append(listener.wait(30))
+        listener.report(True)
+
+    waiter = threading.Thread(target=wait_then_report, daemon=True)
     waiter.start()
     drip = socket.create_connection(("127.0.0.1", listener.port))
 

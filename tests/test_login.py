@@ -113,8 +113,10 @@ def test_4_loopback_listener_one_request_localhost_only_and_closed():
     t = threading.Thread(target=browser)
     t.start()
     url = listener.wait(10)
+    listener.report(True)  # the token exchange succeeded: the page may say so
     t.join()
     assert results["other"].status_code == 404
+    assert "Logged in" in results["cb"].text
     assert url.endswith("/callback?code=SECRETCODE&state=S1")
     assert "SECRETCODE" not in results["cb"].text and "S1" not in results["cb"].text
     assert _port_free(port)
@@ -134,8 +136,8 @@ def test_4_listener_closed_after_error_and_interrupt(fake_browser, monkeypatch):
     ports = []
     real_init = LoopbackListener.__init__
 
-    def spy(self):
-        real_init(self)
+    def spy(self, *args):
+        real_init(self, *args)
         ports.append(self.port)
 
     monkeypatch.setattr(LoopbackListener, "__init__", spy)
@@ -370,3 +372,26 @@ def test_issue12_finding_9_a_dropped_poll_and_a_negative_interval(oauth_env, mon
     assert st.logged_in and st.method == "device"
     assert oauth_env.faults.fired.get("drop_before") == 1
     assert delays[0] == 5.0 and len(delays) >= 2  # the dropped poll was simply tried again
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_the_browser_tab_says_logged_in_only_after_the_token_exchange(fake_browser,
+                                                                       monkeypatch):
+    """Issue 23 item 2: the loopback page waits for the code exchange: "Logged in" when it
+    worked, "Login failed" with the reason when Zoom refused it; "terminal" outside a
+    notebook."""
+    zn.login(method="browser")
+    wait_for(lambda: fake_browser.pages)
+    assert "Logged in" in fake_browser.pages[0] and "your terminal" in fake_browser.pages[0]
+    monkeypatch.setenv("ZOOM_CLIENT_SECRET", "not-the-secret")
+    with pytest.raises(AuthError, match="invalid_client"):
+        zn.login(method="browser")
+    wait_for(lambda: len(fake_browser.pages) == 2)
+    assert "Login failed" in fake_browser.pages[1] and "invalid_client" in fake_browser.pages[1]
+    assert "Logged in" not in fake_browser.pages[1]

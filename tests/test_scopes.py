@@ -308,3 +308,24 @@ def test_a_server_to_server_watchdog_leaves_no_draft_to_cry_wolf(monkeypatch):
         assert sb.drafts() == []
         assert sb.advance(3 * 3600) == []
         assert sb.messages() == []
+
+
+def test_status_from_the_shell_and_the_magic_name_each_missing_scope(monkeypatch, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from zoom_notebook.cli import main
+
+    with Sandbox(app_scopes=" ".join(MISSING_TWO), channel_limits=False) as sb:
+        _login(sb, monkeypatch)
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert "cannot: edit" in out and "team_chat:update:user_message" in out
+        assert "cannot: files" in out and "team_chat:write:files" in out
+        assert "can do" in out and "send" in out
+        shell = InteractiveShell.instance()
+        try:
+            shell.run_line_magic("load_ext", "zoom_notebook")
+            out = repr(shell.run_line_magic("zoomchat", "status"))
+            assert "cannot: edit" in out and "team_chat:update:user_message" in out
+        finally:
+            InteractiveShell.clear_instance()

@@ -287,7 +287,7 @@ def _browser(settings: Settings, scopes: Sequence[str], timeout: float,
 
     from .loopback import LoopbackListener
 
-    with LoopbackListener() as listener:
+    with LoopbackListener("notebook" if in_notebook() else "terminal") as listener:
         attempt = PKCELogin(settings, listener.redirect_uri, scopes, "browser")
         _show_link(attempt.authorize_url, "Approve access in your browser (opening it now)")
         if open_browser:
@@ -295,8 +295,27 @@ def _browser(settings: Settings, scopes: Sequence[str], timeout: float,
                 webbrowser.open(attempt.authorize_url)
             except Exception:  # noqa: S110 - no browser: the link is shown above
                 pass
+        return finish_in_browser(listener, attempt, timeout)
+
+
+def finish_in_browser(listener: Any, attempt: PKCELogin, timeout: float = 300.0
+                      ) -> LoginStatus:
+    """Wait for the browser on the loopback listener, exchange the code, and only then
+    tell the browser's page how the login ended (it waits for that)."""
+    try:
         callback = listener.wait(timeout)
-    return attempt.finish(callback)
+        try:
+            result = attempt.finish(callback)
+        except LoginDenied as exc:
+            listener.report(False, str(exc), title="Login cancelled")
+            raise
+        except ZoomNotebookError as exc:
+            listener.report(False, str(exc))
+            raise
+        listener.report(True)
+        return result
+    finally:
+        listener.close()
 
 
 def _paste(settings: Settings, scopes: Sequence[str], open_browser: bool) -> Any:

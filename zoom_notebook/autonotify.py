@@ -99,6 +99,12 @@ class AutoNotify:
             del self.shell.showtraceback
         self._restore_streams()
 
+    def watch_current_cell(self, started: float) -> None:
+        """Time and capture the cell running now (the one that switched autonotify on),
+        as if it had started at ``started`` (a ``perf_counter`` value)."""
+        self.pre_run_cell()
+        self._start = min(started, self._start)
+
     def _showtraceback(self, *args: Any, **kwargs: Any) -> Any:
         self._saw_traceback = True
         return self._original_tb(*args, **kwargs)
@@ -120,7 +126,7 @@ class AutoNotify:
 
     def post_run_cell(self, result: Any) -> None:
         took = time.perf_counter() - self._start
-        if self._depth == 0:  # switched on during this cell: it was not timed
+        if self._depth == 0:  # not timed (switched on outside a running cell)
             return
         self._depth -= 1
         if self._depth:

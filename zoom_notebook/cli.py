@@ -75,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                               "today, the default), classic (made before 2024), or the scope "
                               "names, comma- or space-separated (an app missing a scope)")
     sandbox.add_argument("--env-file", type=Path, default=None,
-                         help="where to write the environment (with a sandbox access token) "
-                              "for clients; default: sandbox.env in ZOOM_NOTEBOOK_HOME")
+                         help="where to write the environment for clients (addresses, the "
+                              "app's client id, a home folder of its own); default: "
+                              "sandbox.env in ZOOM_NOTEBOOK_HOME")
 
     keep = sub.add_parser("keep-secret", help="keep the app's client secret in the token "
                                               "folder instead of the environment")
@@ -227,13 +228,28 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
 def _sandbox(args: argparse.Namespace) -> int:
     from .config import Settings
     from .sandbox import Sandbox
+    from .store import save_client_secret
 
     sb = Sandbox(port=args.port, qps=args.qps, app_scopes=args.app_scopes).start()
     env_file = args.env_file or Settings.load().home_dir / "sandbox.env"
-    write_env_file(env_file, {**sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token()})
-    print(f"Zoom sandbox on {sb.url}  (conversations: {sb.url}/)")
-    print(f"Point a shell at it:  source {env_file}")
-    print("Channels: " + ", ".join(f"{c.name}={c.id}" for c in sb.world.channels.values()))
+    # A home folder of its own: a sandbox login never touches your real Zoom login, and
+    # the sandbox app's secret is kept there (not in the environment), as keep-secret does.
+    home = env_file.parent / (env_file.stem + "-home")
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    save_client_secret(home, sb.client_id, sb.client_secret)
+    write_env_file(env_file, {**sb.env(), "ZOOM_NOTEBOOK_HOME": str(home)})
+    hook_file = env_file.with_name(env_file.stem + "-webhook.env")
+    write_env_file(hook_file, sb.webhook_env())
+    channels = ", ".join(f"#{c.name}" for c in sb.world.channels.values())
+    people = ", ".join(u.email for u in list(sb.world.users.values())[:4])
+    print(f"Zoom sandbox on {sb.url}  (what it received: {sb.url}/)")
+    print(f"1. Point a shell (or the shell you start Jupyter from) at it:  source {env_file}")
+    print("2. Log in:  zoom-notebook login   (or %zoomchat login in a notebook; the sandbox's "
+          "consent page opens: click Allow. --paste and --device work too)")
+    print('3. Send:    zoom-notebook send -c "#data-science" "hello"')
+    print(f"Channels: {channels}")
+    print(f"People: {people}, …")
+    print(f"Incoming Webhook (#alerts): source {hook_file}")
     print("Ctrl-C to stop.", flush=True)
     try:
         while True:

@@ -217,7 +217,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
 
         from .loopback import LoopbackListener
 
-        listener = LoopbackListener()
+        listener = LoopbackListener("notebook")
         attempt = auth.PKCELogin(settings, listener.redirect_uri, auth.DEFAULT_SCOPES,
                                  "browser")
         link = widgets.HTML(
@@ -227,12 +227,10 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
 
         def wait() -> None:
             try:
-                attempt.finish(listener.wait())
+                auth.finish_in_browser(listener, attempt)
             except ZoomNotebookError as exc:
                 link.value = f"<span style='color:#a00'>{_esc(str(exc))}</span>"
                 return
-            finally:
-                listener.close()
             self.refresh_login()
 
         threading.Thread(target=wait, name="zoom-notebook-login", daemon=True).start()

@@ -8,6 +8,7 @@ query values (no code, no state, no error text from the URL).
 
 from __future__ import annotations
 
+import html
 import http.server
 import socket
 import threading
@@ -26,6 +27,8 @@ _PAGE = ("<!doctype html><html><head><meta charset='utf-8'><title>zoom-notebook<
 
 #: Seconds one connection may take to send its request, however slowly it drips.
 REQUEST_DEADLINE = 3.0
+#: Seconds the browser's page waits for the token exchange before it says "in progress".
+DECISION_WAIT = 60.0
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -67,15 +70,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # another name for this address (DNS rebinding), or none: not the browser
             self._refuse(400, b"Bad Host")
             return
-        path, _, query = self.path.partition("?")
+        path = self.path.partition("?")[0]
         if path != CALLBACK_PATH or self.server.result is not None:
             self._refuse(404, b"Not found")
             return
         self.server.result = f"http://127.0.0.1:{self.server.server_port}{self.path}"
-        denied = "error=" in query
-        body = _PAGE.format(
-            title="Login cancelled" if denied else "Logged in",
-            text="You can close this tab and return to your notebook.")
+        self._cutoff.cancel()  # the request is read: the page waits for the token exchange
+        self.server.decided.wait(DECISION_WAIT)
+        title, text = self.server.outcome or (
+            "Login still in progress", f"Look at your {self.server.where} for the outcome.")
+        body = _PAGE.format(title=html.escape(title), text=html.escape(text))
         data = body.encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -93,21 +97,50 @@ class _Server(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     result: str | None = None
+    #: (title, text) of the page the browser gets, once the login is decided
+    outcome: tuple[str, str] | None = None
+    #: where the login started, for the page's words: "notebook" or "terminal"
+    where = "notebook"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.decided = threading.Event()
+        self.handlers: list[threading.Thread] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn's, keeping the threads: close() lets the page finish writing
+        thread = threading.Thread(target=self.process_request_thread,
+                                  args=(request, client_address), daemon=True,
+                                  name="zoom-notebook-loopback")
+        self.handlers.append(thread)
+        thread.start()
 
 
 class LoopbackListener:
     """``with LoopbackListener() as l: ...; url = l.wait(timeout)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str = "notebook") -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.where = where
         self.port = self._server.server_port
+
+    def report(self, ok: bool, error: str = "", *, title: str = "Login failed") -> None:
+        """The login is decided: the browser's page says so ("Logged in" only now, after
+        the token exchange succeeded), in words that fit where the login started."""
+        back = f"You can close this tab and return to your {self._server.where}."
+        if ok:
+            self._server.outcome = ("Logged in", back)
+        else:
+            self._server.outcome = (title, f"{error} {back}".strip())
+        self._server.decided.set()
 
     @property
     def redirect_uri(self) -> str:
         return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
 
     def wait(self, timeout: float = MAX_TIMEOUT) -> str:
-        """Block until the browser arrives on the callback; return the full URL it used."""
+        """Block until the browser arrives on the callback; return the full URL it used.
+        The browser's page waits until :meth:`report` says how the login ended."""
         deadline = time.monotonic() + min(timeout, MAX_TIMEOUT)
         self._server.timeout = 0.2
         try:
@@ -119,9 +152,15 @@ class LoopbackListener:
                 self._server.handle_request()
             return self._server.result
         finally:
-            self.close()
+            self._stop_listening()
 
     def close(self) -> None:
+        self._server.decided.set()  # a page still waiting is answered now
+        self._stop_listening()
+        for thread in self._server.handlers:  # each is cut at REQUEST_DEADLINE at most
+            thread.join(REQUEST_DEADLINE + 1)
+
+    def _stop_listening(self) -> None:
         try:
             self._server.socket.shutdown(socket.SHUT_RDWR)
         except OSError:

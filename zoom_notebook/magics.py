@@ -437,6 +437,9 @@ class ZoomChat(Magics):
         self.autonotifier = AutoNotify(self.ip, after=after, target=target,
                                        thread=args.thread, batch_gap=args.batch_gap)
         self.autonotifier.register()
+        if getattr(self.ip.displayhook, "exec_result", None) is not None:
+            # switched on from a running cell: that cell is watched too, from its start
+            self.autonotifier.watch_current_cell(_cell_started[0] or time.perf_counter())
         webhook = "via" in target
         where = "the Incoming Webhook's channel" if webhook else next(iter(target.values()))
         thread = (" (an Incoming Webhook cannot thread: each alert is its own message)"
@@ -542,10 +545,34 @@ def _cell_number(ip: Any) -> int:
     return int(number) if number else int(ip.execution_count)
 
 
+def strip_comment(line: str) -> str:
+    """The line without a trailing comment: a ``#`` that stands alone as a word start —
+    after a space (or first) and followed by a space (or last) — outside quotes, as
+    IPython users write ``%zoomchat login   # once``. ``#data-science`` and ``#42`` are
+    words, not comments."""
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()) and (
+                i + 1 == len(line) or line[i + 1].isspace()):
+            return line[:i]
+    return line
+
+
 def _split(line: str) -> list[str]:
-    """The magic's words, as a shell splits them; a clear error for unbalanced quotes."""
+    """The magic's words, as a shell splits them, without a trailing ``# comment``; a
+    clear error for unbalanced quotes."""
     try:
-        return shlex.split(line)
+        return shlex.split(strip_comment(line))
     except ValueError as exc:
         raise UsageError(f"{exc} in the %zoomchat line: close the quote, or escape an "
                          "apostrophe as \\' (or quote the whole text: \"it's done\")."
@@ -565,14 +592,28 @@ def _check_output_var(name: str | None) -> None:
                          "builtin or a __dunder__ name), e.g. -o sent")
 
 
+#: perf_counter at the start of the cell running now (autonotify watches the cell that
+#: switches it on from there)
+_cell_started = [0.0]
+
+
+def _note_cell_start(info: Any = None) -> None:
+    _cell_started[0] = time.perf_counter()
+
+
 def register(ipython: Any) -> None:
     ipython.register_magics(ZoomChat)
+    ipython.events.register("pre_run_cell", _note_cell_start)
 
 
 def unregister(ipython: Any) -> None:
     """``%unload_ext zoom_notebook``: stop autonotify and remove both magics."""
     manager = ipython.magics_manager
     magics = manager.registry.pop("ZoomChat", None)
+    try:
+        ipython.events.unregister("pre_run_cell", _note_cell_start)
+    except ValueError:
+        pass
     from .config import set_session
 
     set_session(default_channel=None, default_contact=None, dry_run=None)

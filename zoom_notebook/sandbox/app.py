@@ -21,15 +21,17 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ..scopes import OPERATIONS, kind_of, scopes_for
+from ..scopes import OPERATIONS, kind_of, scope_for
 from .faults import Faults
 from .limits import Limiter, iso
 from .state import Draft, Message, Token, World
 
 MAX_MESSAGE = 1024
-#: What a Server-to-Server token carries: every feature's granular admin scope (scopes.py;
-#: the scheduled-message calls and "my contacts" have none, as in Zoom's document).
-S2S_SCOPES = " ".join(scopes_for(kind="admin"))
+#: What a Server-to-Server token carries: the granular admin scope of every call the
+#: sandbox serves that has one (the scheduled-message calls and "my contacts" have none in
+#: Zoom's document, so a Server-to-Server token cannot make them).
+S2S_SCOPES = " ".join(dict.fromkeys(
+    s for s in (scope_for(op, "admin") for op in OPERATIONS) if s is not None))
 RICH_TYPES = ("Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList", "Underline",
               "FontSize", "FontColor", "BackgroundColor", "LeftIndent", "Paragraph", "Quote",
               "AddLink")
