@@ -71,3 +71,30 @@ def test_plugin_coalesces_a_failing_task_and_a_dead_worker_into_one_alert(user_e
     (msg,) = user_env.messages()  # ONE alert for both
     assert msg["message"].startswith("❌ Dask cluster: 2 problem(s)")
     assert "bad row 17" in msg["message"] and f"worker {victim} died" in msg["message"]
+
+
+def test_a_failing_progress_shows_the_error_text_not_pickled_bytes(user_env, cluster):
+    """Issue 23 finding 5."""
+    from zoom_notebook.dask import progress
+
+    ch = user_env.channel_id("general")
+    futures = cluster.map(boom, [5])
+    progress(futures, desc="Load", to_channel=ch, every=0.3)
+    assert get_outbox().flush(30)
+    (msg,) = user_env.messages()
+    assert msg["message"].startswith("❌ Load: failed")
+    assert "ValueError: bad row 5" in msg["message"] and "b'" not in msg["message"]
+
+
+def test_a_cluster_closed_on_purpose_posts_nothing(user_env):
+    from zoom_notebook.dask import ZoomPlugin
+
+    ch = user_env.channel_id("general")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as lc, \
+            distributed.Client(lc) as client:
+        client.register_plugin(ZoomPlugin(to_channel=ch, every=2.0))
+        assert client.submit(slow_inc, 1).result(timeout=30) == 2
+    time.sleep(2.5)  # past the plugin's coalescing window
+    assert get_outbox().flush(10)
+    assert user_env.messages() == []

@@ -626,3 +626,26 @@ def test_issue13_unload_ext_removes_both_magics(shell):
     finally:
         shell.run_line_magic("load_ext", "zoom_notebook")
     assert "zoomchat" in shell.magics_manager.magics["cell"]
+
+
+def test_a_plain_progress_loop_that_raises_in_a_cell_is_a_failure_and_break_a_stop(
+        shell, user_env):
+    """Issue 23 finding 3: in IPython the cell's error is known, so a plain ``for`` over
+    zn.progress whose body raises is posted as a failure with the error; a ``break`` in a
+    cell that ends well is a stop."""
+    failing = shell.run_cell(
+        "import zoom_notebook as zn\n"
+        "for epoch in zn.progress(range(50), desc='Training', to_channel=CH, every=100):\n"
+        "    if epoch == 2:\n"
+        "        raise ValueError('loss is NaN')\n")
+    assert isinstance(failing.error_in_exec, ValueError)
+    shell.run_cell(
+        "for i in zn.progress(range(5), desc='Search', to_channel=CH, every=100):\n"
+        "    if i == 1:\n"
+        "        break\n")
+    assert get_outbox().flush(10)
+    training, search = messages(user_env)
+    assert training["message"].startswith("❌ Training: failed at 3/50")
+    assert "ValueError: loss is NaN" in training["message"]
+    assert "stopped" not in training["message"]
+    assert search["message"].startswith("⏹ Search: stopped at 1/5")

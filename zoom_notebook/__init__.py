@@ -118,10 +118,11 @@ def __getattr__(name: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name not in NOTEBOOK_EXTRA:
             raise
+        from .errors import install_hint
+
         raise ModuleNotFoundError(
             f"zn.{name} needs the notebook extra ({exc.name} is not installed): "
-            "pip install 'zoom-notebook[notebook]' (from a checkout: "
-            "pip install -e '.[notebook]'), then restart the kernel", name=exc.name) from None
+            f"{install_hint('notebook')}; then restart the kernel", name=exc.name) from None
     globals()[name] = value
     return value
 
@@ -136,9 +137,10 @@ def load_ipython_extension(ipython: Any) -> None:
     try:
         from .magics import register
     except ModuleNotFoundError as exc:  # IPython is there (it loads us), traitlets not
+        from .errors import install_hint
+
         raise ModuleNotFoundError(
-            f"%load_ext zoom_notebook needs {exc.name}: pip install "
-            "'zoom-notebook[notebook]' (from a checkout: pip install -e '.[notebook]')",
+            f"%load_ext zoom_notebook needs {exc.name}: {install_hint('notebook')}",
             name=exc.name) from None
     import threading
 

@@ -402,6 +402,28 @@ class Progress(Generic[T]):
         self._edit(f"⏹ {self.desc}: stopped at {self.n}{self._of} after {self._took()}{why}",
                    final=True)
 
+    def _end_left(self) -> None:
+        """The loop was left early: a ``break`` (stopped) or an exception in its body
+        (failed), which a plain ``for`` cannot tell apart. In IPython the cell's error is
+        known when the cell ends, so the final edit waits for that; elsewhere it is
+        "stopped" (``with zn.progress(...) as items:`` reports failures anywhere)."""
+        from .display import shell
+
+        ip = shell()
+        if ip is None or getattr(ip.displayhook, "exec_result", None) is None:
+            self._end_stopped()
+            return
+        stopped = f"⏹ {self.desc}: stopped at {self.n}{self._of} after {self._took()}"
+        failed = f"❌ {self.desc}: failed at {self.n + 1}{self._of} after {self._took()}\n"
+
+        def after_cell(result: Any) -> None:
+            ip.events.unregister("post_run_cell", after_cell)
+            error = result.error_in_exec
+            self._edit(stopped if error is None else failed + short_traceback(error),
+                       final=True)
+
+        ip.events.register("post_run_cell", after_cell)
+
     def _end_failed(self, detail: str) -> None:
         self._edit(f"❌ {self.desc}: failed at {self.n}{self._of} after {self._took()}\n"
                    f"{detail}", final=True)
@@ -423,7 +445,7 @@ class Progress(Generic[T]):
                     last = time.monotonic()
         except GeneratorExit:
             if not self._in_with:  # a with-block reports the outcome itself
-                self._end_stopped()
+                self._end_left()
             raise
         except BaseException as exc:  # the iterable itself failed
             self._end_failed(short_traceback(exc))

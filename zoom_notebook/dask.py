@@ -1,4 +1,4 @@
-"""Dask in Zoom (``pip install 'zoom-notebook[dask]'``): ``progress`` keeps ONE message up
+"""Dask in Zoom (the ``dask`` extra): ``progress`` keeps ONE message up
 to date with a computation, and ``ZoomPlugin`` reports failing tasks and dying workers.
 
 Both are built on ``distributed``'s own machinery, not on polling futures by hand:
@@ -15,9 +15,16 @@ import threading
 import time
 from typing import Any
 
-from distributed.client import futures_of
-from distributed.diagnostics.plugin import SchedulerPlugin
-from distributed.diagnostics.progressbar import TextProgressBar
+try:
+    from distributed.client import futures_of
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    from distributed.diagnostics.progressbar import TextProgressBar
+except ModuleNotFoundError as exc:  # the extra is missing: say how to add it
+    from .errors import install_hint
+
+    raise ModuleNotFoundError(f"zoom_notebook.dask needs dask.distributed ({exc.name} is "
+                              f"not installed): {install_hint('dask')}", name=exc.name
+                              ) from None
 
 from .message import Mentions
 
@@ -50,12 +57,26 @@ class _ZoomBar(TextProgressBar):
         zoom = self._zoom
         zoom.total, zoom.n = all, all - remaining
         if status == "error":
-            error = kwargs.get("exception")
-            zoom._end_failed(f"{type(error).__name__ if error is not None else 'error'}: "
-                             f"{error}")
+            zoom._end_failed(_error_text(kwargs.get("exception")))
         else:
             zoom.n = all
             zoom._end_done()
+
+
+def _error_text(error: Any) -> str:
+    """The task's exception as ``Type: message``: the scheduler sends it serialized
+    (pickled bytes), which distributed's own bars unpack with ``clean_exception``."""
+    if error is None:
+        return "a task failed"
+    try:
+        from distributed.core import clean_exception
+
+        _, error, _ = clean_exception(error)
+    except Exception:  # noqa: S110 - an exception that cannot be read: say what it is
+        pass
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return f"a task failed ({type(error).__name__}, not readable here)"
 
 
 def progress(*futures: Any, desc: str = "Dask", to_channel: str | None = None,
@@ -78,6 +99,10 @@ def progress(*futures: Any, desc: str = "Dask", to_channel: str | None = None,
     bar._loop_runner.run_sync(bar.listen)
 
 
+#: Seconds before the scheduler closes in which a lost worker counts as the cluster closing
+CLOSING = 3.0
+
+
 class ZoomPlugin(SchedulerPlugin):
     """Post when tasks err or workers die, coalesced: the first problem opens ONE thread
     a few seconds later (``every``, default 5 s) with everything that happened in the
@@ -98,7 +123,7 @@ class ZoomPlugin(SchedulerPlugin):
 
     def _setup(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[str] = []
+        self._pending: list[tuple[float, bool, str]] = []  # (when, a worker loss, text)
         self._timer: threading.Timer | None = None
         self._root: Any = None
         self._scheduler: Any = None
@@ -116,6 +141,13 @@ class ZoomPlugin(SchedulerPlugin):
         self._scheduler = scheduler
 
     async def close(self) -> None:
+        # A cluster closed on purpose removes its workers just before the scheduler
+        # closes, with the same events as a crash: worker losses noted in the last
+        # CLOSING seconds are that, not news. Task failures are always posted.
+        cutoff = time.monotonic() - CLOSING
+        with self._lock:
+            self._pending = [(at, worker, line) for at, worker, line in self._pending
+                             if not (worker and at >= cutoff)]
         self._flush()
 
     # ------------------------------------------------------------------ events
@@ -127,19 +159,20 @@ class ZoomPlugin(SchedulerPlugin):
         if not text and self._scheduler is not None:
             task = self._scheduler.tasks.get(key)
             text = getattr(task, "exception_text", "") if task is not None else ""
-        self._note(f"task {key!r} failed: {text or 'an error'}")
+        self._note(f"task {key!r} failed: {text or 'an error'}", worker=False)
 
     def log_event(self, topic: str, msg: Any) -> None:
         if (topic == "all" and isinstance(msg, dict) and msg.get("action") == "remove-worker"
                 and not msg.get("expected")):
             lost = len(msg.get("processing-tasks") or ())
             self._note(f"worker {msg.get('worker')} died"
-                       + (f" ({lost} task(s) running on it are retried)" if lost else ""))
+                       + (f" ({lost} task(s) running on it are retried)" if lost else ""),
+                       worker=True)
 
     # ------------------------------------------------------------------ posting
-    def _note(self, line: str) -> None:
+    def _note(self, line: str, *, worker: bool) -> None:
         with self._lock:
-            self._pending.append(line)
+            self._pending.append((time.monotonic(), worker, line))
             if self._timer is None:
                 self._timer = threading.Timer(self.every, self._flush)
                 self._timer.daemon = True
@@ -149,7 +182,7 @@ class ZoomPlugin(SchedulerPlugin):
         from .alerts import post_alert, where_and_when
 
         with self._lock:
-            lines, self._pending = self._pending, []
+            lines, self._pending = [line for _, _, line in self._pending], []
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = None

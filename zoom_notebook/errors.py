@@ -43,6 +43,13 @@ _HINTS: dict[int, str] = {
 }
 
 
+def install_hint(extra: str) -> str:
+    """How to add an extra, true for a checkout, a wheel and (later) PyPI."""
+    return (f"install the {extra} extra: pip install -e '.[{extra}]' in a checkout, or "
+            f"pip install 'zoom_notebook-VERSION-py3-none-any.whl[{extra}]' from a wheel "
+            f"(pip install 'zoom-notebook[{extra}]' once it is on PyPI)")
+
+
 #: Zoom's "the token lacks scopes" codes: the hint names the scopes Zoom listed
 SCOPE_CODES = (4700, 4711)
 

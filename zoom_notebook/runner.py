@@ -59,8 +59,10 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
     try:
         import papermill
     except ImportError:
-        raise ValidationError("run", "zoom-notebook run needs papermill: pip install "
-                                     "'zoom-notebook[papermill]'") from None
+        from .errors import install_hint
+
+        raise ValidationError("run", "zoom-notebook run needs papermill: "
+                                     + install_hint("papermill")) from None
     api.prepare("x", settings=settings, **target)  # the target is checked before the run
     # The kernel inherits these: its own alerts name the notebook and its parameters,
     # as ours do ("train.ipynb on gpu-01 (epochs=3)").

@@ -17,8 +17,9 @@ from typing import Any
 try:
     from tqdm.auto import tqdm as _tqdm_auto
 except ImportError as exc:  # pragma: no cover - the extra is missing
-    raise ImportError("zoom_notebook.tqdm needs tqdm: pip install 'zoom-notebook[tqdm]'"
-                      ) from exc
+    from .errors import install_hint
+
+    raise ImportError(f"zoom_notebook.tqdm needs tqdm: {install_hint('tqdm')}") from exc
 
 from .message import Mentions
 
