@@ -93,3 +93,43 @@ def test_a_notebook_run_by_papermill_names_itself_and_its_parameters(tmp_path):
     text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "alerts say: nightly.ipynb on " in text
     assert "(epochs=7, region='emea')" in text
+
+
+def test_every_way_a_run_can_end_is_told(sandbox, tmp_path):
+    """Issue 23 finding 4 / issue 24 finding 3: a missing output folder and an unreadable
+    notebook are refused before anything is posted (one line, the cause); a kernel that
+    dies and a kernelspec that does not exist end the thread with the cause; a notebook
+    whose name starts with '-' is a file, not papermill's stdin."""
+    ch = sandbox.channel_id("general")
+    src = notebook(tmp_path / "train.ipynb")
+    out = run_cli(sandbox, str(src), "-c", ch, "--output", "runs/train-30.ipynb",
+                  cwd=tmp_path)
+    assert out.returncode == 1 and "--output" in out.stderr and "runs" in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    out = run_cli(sandbox, "broken.ipynb", "-c", ch, cwd=tmp_path)
+    assert out.returncode == 1 and "not a readable notebook" in out.stderr
+    assert sandbox.requests() == []  # nothing posted, no "started" left behind
+
+    dies = new_notebook(cells=[new_code_cell("import os, signal\n"
+                                             "os.kill(os.getpid(), signal.SIGKILL)")],
+                        metadata=notebook(tmp_path / "x.ipynb") and
+                        nbformat.read(tmp_path / "x.ipynb", as_version=4).metadata)
+    nbformat.write(dies, tmp_path / "-oom.ipynb")
+    out = run_cli(sandbox, "-c", ch, "--", "-oom.ipynb", cwd=tmp_path)
+    assert out.returncode == 1 and "kernel died" in out.stderr
+    assert "kernel died" in out.stderr.strip().splitlines()[-1]  # one line: the cause
+    assert "Traceback" not in out.stderr
+    start, end = sandbox.messages()
+    assert start["message"].startswith("▶️ -oom.ipynb")
+    assert end["reply_main_message_id"] == start["id"]
+    assert end["message"].startswith("❌ -oom.ipynb") and "kernel died" in end["message"]
+
+    nb = nbformat.read(src, as_version=4)
+    nb.metadata["kernelspec"] = {"name": "julia-9.9", "display_name": "Julia",
+                                 "language": "julia"}
+    nbformat.write(nb, tmp_path / "julia.ipynb")
+    out = run_cli(sandbox, "julia.ipynb", "-c", ch, cwd=tmp_path)
+    assert out.returncode == 1 and "julia-9.9" in out.stderr
+    *_, start, end = sandbox.messages()
+    assert end["reply_main_message_id"] == start["id"] and "julia-9.9" in end["message"]

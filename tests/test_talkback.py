@@ -446,3 +446,31 @@ def test_zooms_rate_limit_headers_slow_the_reads():
     reader.read()
     before = now[0]
     assert fresh.turn() and now[0] - before >= 0.99
+
+
+@pytest.mark.slow  # the failed report waits out the client's retry budget
+def test_cli_watchdog_reports_a_killed_command_and_never_ends_silently(user_env, capsys):
+    """Issue 24 finding 3 / SECURITY.md 38: CMD SIGKILLed (the OOM killer) is posted at
+    once, naming the signal, and only then is the scheduled message cancelled; when Zoom
+    cannot take that post, the scheduled message stays to say it later."""
+    from zoom_notebook.cli import main
+
+    ch = user_env.channel_id("general")
+    kill_self = ["--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"]
+    assert main(["watchdog", "--after", "40m", "-c", ch, *kill_self]) == 137
+    (posted,) = [m for m in user_env.messages() if not m.get("scheduled")]
+    assert posted["message"].startswith("❌ `") and "was killed by SIGKILL" in posted["message"]
+    assert user_env.drafts() == []
+    assert "killed by SIGKILL" in capsys.readouterr().err
+
+    # the draft is scheduled; then Zoom goes down (the command says so), then it dies
+    down = ("import json, os, urllib.request\n"
+            f"urllib.request.urlopen(urllib.request.Request('{user_env.url}/_sandbox/faults',"
+            " data=json.dumps({'kind': 'status', 'status': 503, 'count': 50,"
+            " 'method': 'POST', 'path': '/messages'}).encode(),"
+            " headers={'Content-Type': 'application/json'}))\n"
+            "os.kill(os.getpid(), 9)")
+    assert main(["watchdog", "--after", "40m", "-c", ch, "--", sys.executable, "-c",
+                 down]) == 137
+    assert len(user_env.drafts()) == 1  # Zoom will post "may have died" when it is due
+    assert "stays in Zoom" in capsys.readouterr().err

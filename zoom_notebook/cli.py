@@ -193,9 +193,42 @@ def _watchdog(args: argparse.Namespace) -> int:
         raise ValidationError("COMMAND", "give the command to run after --, e.g. "
                                          "zoom-notebook watchdog -c '#alerts' -- python train.py")
     name = " ".join(cmd)[:60]
-    with watchdog(args.after, to_channel=args.channel, to_contact=args.contact,
-                  who=f"`{name}` on {socket.gethostname()}"):
-        return subprocess.call(cmd)  # noqa: S603 - the command the user typed
+    who = f"`{name}` on {socket.gethostname()}"
+    dog = watchdog(args.after, to_channel=args.channel, to_contact=args.contact, who=who)
+    dog.start()
+    try:
+        code = subprocess.call(cmd)  # noqa: S603 - the command the user typed
+    except BaseException:
+        dog.abandon()  # interrupted or could not start: Zoom still posts when it is due
+        raise
+    if code == 0:
+        dog.stop()  # the one clean end: the scheduled message is cancelled
+        return 0
+    # Killed by a signal (the OOM killer's SIGKILL) or failed: said now, in Zoom; the
+    # scheduled message is cancelled only once that is posted, else Zoom posts it later.
+    how = (f"was killed by {_signal_name(-code)}" if code < 0
+           else f"failed with exit status {code}")
+    try:
+        from .api import send
+
+        send(f"❌ {who} {how}", markdown=False, **dog.target)
+    except ZoomNotebookError as exc:
+        print(f"error: could not post that {name} {how} ({exc}); the watchdog's scheduled "
+              "message stays in Zoom and will say it", file=sys.stderr)
+        dog.abandon()
+        return 128 - code if code < 0 else code
+    dog.stop()
+    print(f"error: {name} {how}", file=sys.stderr)
+    return 128 - code if code < 0 else code
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _outbox(args: argparse.Namespace) -> int:

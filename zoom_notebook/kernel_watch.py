@@ -145,6 +145,15 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
                 log.warning("watchdog: could not cancel scheduled message %s: %s",
                             draft.id, self.last_error)
 
+    def abandon(self) -> None:
+        """Stop renewing and leave the scheduled message in Zoom: it will be posted when
+        due (the work did not end cleanly, and nothing else could say so)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self._thread = None
+        atexit.unregister(self.stop)
+
     @property
     def running(self) -> bool:
         return self._thread is not None and not self._stop.is_set()

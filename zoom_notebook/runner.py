@@ -47,12 +47,17 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
     from . import api
     from .alerts import duration, resolve_target, where_and_when
 
-    source = Path(notebook)
+    source = Path(notebook).absolute()  # "-x.ipynb" is a file, not papermill's stdin
     if source.suffix != ".ipynb" or not source.is_file():
         raise ValidationError("NOTEBOOK", f"{notebook}: give the path of an existing .ipynb")
-    out = Path(output) if output else source.with_name(f"{source.stem}-output.ipynb")
+    _check_readable(source)
+    out = (Path(output) if output else source.with_name(f"{source.stem}-output.ipynb")
+           ).absolute()
     if out.resolve() == source.resolve():
         raise ValidationError("--output", "the output must not overwrite the notebook")
+    if not out.parent.is_dir():
+        raise ValidationError("--output", f"the folder {out.parent} does not exist: create "
+                                          "it (mkdir -p) or choose another --output")
     params = dict(parameters or {})
     settings = settings or Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
@@ -74,6 +79,10 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
     try:
         papermill.execute_notebook(str(source), str(out), parameters=params,
                                    progress_bar=False, log_output=False)
+    except KeyboardInterrupt:
+        _post(f"⏹ {what}: interrupted after {duration(time.monotonic() - began)}", target,
+              settings, reply_to=start, files=[out])
+        raise
     except papermill.PapermillExecutionError as exc:
         took = duration(time.monotonic() - began)
         lines = [_ANSI.sub("", line) for line in exc.traceback]
@@ -85,10 +94,41 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
         print(f"{source.name} failed in cell {cell}: {exc.ename}: {exc.evalue} (output: "
               f"{out})", file=sys.stderr)
         return 1
+    except Exception as exc:  # a dead kernel, a missing kernelspec, a full disk, …
+        cause = _cause(exc)
+        _post(f"❌ {what}: could not run to the end after "
+              f"{duration(time.monotonic() - began)}\n{cause}", target, settings,
+              reply_to=start, files=[out])
+        print(f"{source.name} did not run to the end: {cause}", file=sys.stderr)
+        return 1
     _post(f"✅ {what}: finished in {duration(time.monotonic() - began)}", target, settings,
           reply_to=start, files=[out])
     print(f"{source.name} finished (output: {out})", file=sys.stderr)
     return 0
+
+
+def _check_readable(source: Path) -> None:
+    """A notebook papermill can read, checked before anything is posted."""
+    import nbformat
+
+    try:
+        nbformat.read(str(source), as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        raise ValidationError("NOTEBOOK", f"{source.name} is not a readable notebook "
+                                          f"({type(exc).__name__}: {str(exc)[:120]})"
+                              ) from None
+
+
+def _cause(exc: BaseException) -> str:
+    """One line: what ended the run (papermill's and jupyter_client's own words)."""
+    text = " ".join(_ANSI.sub("", str(exc)).split())
+    if type(exc).__name__ == "DeadKernelError":
+        text = "the kernel died (killed, out of memory, or crashed)" + (
+            f": {text}" if text else "")
+    elif type(exc).__name__ == "NoSuchKernel":
+        text = (f"no Jupyter kernel named {text}: install it, or name one that "
+                "`jupyter kernelspec list` shows in the notebook's metadata")
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _source_cell(output: Path, index: int) -> int:
