@@ -147,3 +147,40 @@ def test_issue13_outbox_from_the_shell(user_env, capsys):
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "not allowed with argument" in err and "Traceback" not in err
+
+
+PYTHON_WORDS = ("%config", "%zoomchat", "zn.", "to_channel", "to_contact", "ZoomChat.")
+
+
+def test_the_shell_speaks_shell(tmp_path, monkeypatch, capsys):
+    """Issue 23 item 5: every command's help and the errors a shell user meets name
+    commands, flags and environment variables, never %config, %zoomchat or zn.*."""
+    import re
+
+    help_text = []
+    commands = re.findall(r"^    (\w[\w-]*)", _help(capsys, ["--help"]), flags=re.M)
+    assert {"login", "send", "run", "watchdog", "sandbox", "channels"} <= set(commands)
+    for command in commands:
+        help_text.append(_help(capsys, [command, "--help"]))
+        assert help_text[-1].count("\n") > 3
+        # a description line under the usage: what the command does
+        assert re.search(r"\n\n[A-Z]", help_text[-1]), command
+    errors = []
+    for argv in (["status"], ["send", "-c", "#data-science", "hi"], ["outbox", "--list"],
+                 ["run", str(tmp_path / "x.ipynb")], ["channels"],
+                 ["watchdog", "--after", "1h", "--", "true"], ["ask", "Ship?"]):
+        main(argv)
+        captured = capsys.readouterr()
+        errors.append(captured.out + captured.err)
+    assert any("zoom-notebook login" in e for e in errors)
+    for text in help_text + errors:
+        for word in PYTHON_WORDS:
+            assert word not in text, (word, text)
+    assert _help(capsys, ["--version"]).startswith("zoom-notebook 0.")
+
+
+def _help(capsys, argv):
+    with pytest.raises(SystemExit):
+        main(argv)
+    captured = capsys.readouterr()
+    return captured.out + captured.err

@@ -151,6 +151,9 @@ def test_getting_started_wheel_install_is_true(tmp_path):
     assert "zoom_notebook/display.py" in names and "zoom_notebook/sandbox/app.py" in names
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA")))
     assert b"Provides-Extra: notebook" in meta and b'traitlets>=5.9; extra == "notebook"' in meta
+    # a real package: its license travels with it, and the scope table it reads
+    assert b"License-Expression: MIT" in meta and any(n.endswith("/LICENSE") for n in names)
+    assert "zoom_notebook/_spec_scopes.py" in names
 
 
 def test_readme_what_is_where_names_every_module_and_only_real_ones():

@@ -40,7 +40,9 @@ def target_args(parser: argparse.ArgumentParser, *, required: bool = False) -> N
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("-c", "--channel", dest="channel", metavar="CHANNEL",
                        help="where to send: a channel id or '#name'" + (
-                           "" if required else " (default: %%config ZoomChat.default_channel)"))
+                           "" if required else " (default: default_channel in config.json)"
+                           if parser.prog.startswith("zoom-notebook") else
+                           " (default: %%config ZoomChat.default_channel)"))
     group.add_argument("-t", "--contact", dest="contact", metavar="CONTACT",
                        help="or to a person: an email or user id")
 

@@ -25,10 +25,68 @@ from .arguments import (
 from .errors import ValidationError, ZoomNotebookError
 
 
+#: The package's messages speak Python and IPython (``%zoomchat login``, ``to_channel=``);
+#: the shell hears the same advice in its own words. Applied to everything the command
+#: prints (tests/test_cli.py greps help and errors for what must not be left).
+SHELL_WORDS = [
+    (r"`?%zoomchat login`? \(or zn\.login\(\)\)", "`zoom-notebook login`"),
+    (r"\(?or zn\.keep_client_secret\(\)\)", ""),
+    (r"%zoomchat (login|logout|status|outbox|send|ask|watchdog)", r"zoom-notebook \1"),
+    (r"zn\.login\(\)", "zoom-notebook login"),
+    (r"zn\.logout\(\)", "zoom-notebook logout"),
+    (r"zn\.status\(\)", "zoom-notebook status"),
+    (r"zn\.channels\(\)", "zoom-notebook channels"),
+    (r"zn\.contacts\([^)]*\)", "zoom-notebook contacts"),
+    (r"zn\.scheduled\(to_channel=\.\.\.\)", "zn.scheduled(...) in Python"),
+    (r"\(`%config ZoomChat\.default_channel = '\.\.\.'` or default_channel in config\.json\)",
+     "(default_channel in config.json in the home folder)"),
+    (r"`?%config ZoomChat\.default_channel[^`]*`?", "default_channel in config.json"),
+    (r"\bto_channel= or to_contact=", "-c CHANNEL or -t CONTACT"),
+    (r"\bto_channel=", "-c CHANNEL"),
+    (r"\bto_contact=", "-t CONTACT"),
+    (r"\bto_contact/to_channel\b", "-c/-t"),
+    (r"\bto_channel\b", "-c"),
+    (r"\bto_contact\b", "-t"),
+]
+
+
+def shell_words(text: str) -> str:
+    """``text`` with the Python/IPython advice in it said as shell commands and flags."""
+    import re
+
+    for pattern, replacement in SHELL_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+class _ShellStream:
+    """A text stream that says what is written to it in shell words."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(shell_words(text))  # type: ignore[attr-defined,no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="zoom-notebook",
                                      description="Talk to Zoom Team Chat from the shell.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"zoom-notebook {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    real_add = sub.add_parser
+
+    def add_parser(name: str, **kwargs: object) -> argparse.ArgumentParser:
+        # each command's --help starts with what it does (its line in the list)
+        kwargs.setdefault("description", str(kwargs.get("help", "")).capitalize() + ".")
+        return real_add(name, **kwargs)  # type: ignore[arg-type]
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     login = sub.add_parser("login", help="log in to Zoom (a browser on this machine, a "
                                          "pasted address, or a device code)")
@@ -36,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--no-browser", dest="open_browser", action="store_false",
                        help="print the link instead of opening a browser")
     sub.add_parser("logout", help="revoke the login at Zoom and delete it here")
-    sub.add_parser("status", help="who is logged in, how, until when, stored where")
+    sub.add_parser("status", help="who is logged in, how, until when, stored where, and "
+                                  "what this login can do")
 
     send = sub.add_parser("send", help="send a message")
     message_args(send, required=True)  # the same -c/-t/-r/-m as %zoomchat send
@@ -56,12 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     runp = sub.add_parser("run", help="execute a notebook with papermill and post its "
                                       "start, end or failure in one thread")
     target_args(runp)
-    runp.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    runp.add_argument("notebook", metavar="NOTEBOOK.ipynb",
+                      help="the notebook to execute (a name starting with '-' after --)")
     runp.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
                       default=[], metavar=("NAME", "VALUE"),
                       help="a parameter for papermill (VALUE read as JSON when it is)")
     runp.add_argument("--output", metavar="OUT.ipynb",
                       help="where the executed notebook goes (default NAME-output.ipynb)")
+
+    sub.add_parser("channels", help="list the channels you belong to, with their ids")
+    contacts = sub.add_parser("contacts", help="list your contacts, or search the company "
+                                               "directory")
+    contacts.add_argument("search", nargs="?", metavar="SEARCH",
+                          help="a name or email to search for")
 
     outbox = sub.add_parser("outbox", help="list the messages that could not be "
                                            "delivered, and send them again")
@@ -93,6 +159,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ShellStream(out), _ShellStream(err)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "login":
@@ -114,6 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if result.logged_in else 1
         if args.command == "outbox":
             return _outbox(args)
+        if args.command == "channels":
+            from .people import channels
+
+            for channel in channels():
+                print(f"#{channel.name}\t{channel.id}")
+            return 0
+        if args.command == "contacts":
+            from .people import contacts
+
+            for person in contacts(args.search):
+                print("\t".join(str(v) for v in vars(person).values() if v))
+            return 0
         if args.command == "send":
             return _send(args)
         if args.command == "ask":
