@@ -258,7 +258,7 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
     ``stoppable=True``: a reply "stop" in the message's thread (from ``from_users``,
     emails or user ids; default anyone) ends the loop at the next item, like ``break``;
     the final edit says who stopped it. The thread is read back politely (see
-    :mod:`zoom_notebook.poller`), in a background thread: the loop never waits for it.
+    ``zoom_notebook.poller``), in a background thread: the loop never waits for it.
     """
     settings = Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
@@ -288,7 +288,7 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
 
 
 class Progress(Generic[T]):
-    """What :func:`progress` returns: an iterable, and a context manager that reports a
+    """What ``progress`` returns: an iterable, and a context manager that reports a
     failure of the loop body (a plain ``for`` loop can only see that it stopped)."""
 
     def __init__(self, iterable: Iterable[T], total: int | None, desc: str,

@@ -1,7 +1,7 @@
 """``zn.ask``: post a question, wait for the first fitting reply in its thread.
 
 The question goes through the one pipeline (``api.send``); the waiting is
-:mod:`zoom_notebook.poller` (one polite budget per process). With ``choices`` a reply
+``zoom_notebook.poller`` (one polite budget per process). With ``choices`` a reply
 matches a choice without regard to case (or its number: "2"); other replies are
 ignored. Interrupting the cell (Stop) ends the wait at once.
 """
@@ -114,7 +114,7 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
     ``choices``: a reply must be one of them (any case) or its number; other replies are
     ignored. ``from_users``: emails or user ids allowed to answer (default: anyone, you
     included: you may answer from your phone). ``timeout``: seconds, then
-    :class:`AskTimeout`; None waits until answered or interrupted. Everything is checked
+    ``AskTimeout``; None waits until answered or interrupted. Everything is checked
     before anything is posted.
     """
     from . import api

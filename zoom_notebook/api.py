@@ -60,7 +60,7 @@ class SentMessage(Shown):
     webhook: str | None = None
     #: a scheduled message: when Zoom will post it (aware UTC); ``id`` is then its draft id
     scheduled_for: dt.datetime | None = None
-    #: a scheduled message cancelled with :meth:`cancel`
+    #: a scheduled message cancelled with ``cancel``
     cancelled: bool = False
     _settings: Settings | None = dataclasses.field(default=None, compare=False)
 
@@ -175,12 +175,12 @@ def _client_for(settings: Settings) -> Any:
 
 
 def client(settings: Settings | None = None) -> Any:
-    """The shared :class:`ZoomChatClient` for the current settings."""
+    """The shared ``ZoomChatClient`` for the current settings."""
     return _client_for(settings or Settings.load())
 
 
 def require(feature: str, settings: Settings | None = None) -> None:
-    """Raise :class:`~zoom_notebook.errors.MissingScope` before any request when the login
+    """Raise ``MissingScope`` before any request when the login
     is known not to allow ``feature`` (``scopes.FEATURES``). Nothing is said when there is
     no login yet (sending says that) or in a dry run."""
     from .errors import AuthError, MissingScope
@@ -263,7 +263,7 @@ def _conversation(settings: Settings, user: str, kind: str, target: str
 
 @dataclasses.dataclass
 class Draft:
-    """A checked message, ready to deliver (what :func:`prepare` returns)."""
+    """A checked message, ready to deliver (what ``prepare`` returns)."""
 
     payload: dict[str, Any]
     files: list[tuple[str, bytes]]
@@ -353,19 +353,19 @@ def prepare(
     """Check everything and build the request, with no token or network work (except a
     channel given by name, ``"#data-science"``: the channel list is read once and cached).
 
-    ``at``: schedule it (see :mod:`zoom_notebook.schedule`): an aware datetime, a
+    ``at``: schedule it (see ``zoom_notebook.schedule``): an aware datetime, a
     timedelta, ``"2h"``, ``"90m"`` or an ISO time, 30 min to 180 days ahead.
 
     ``headline``: ``"ok"`` or ``"failed"``: the first line is bold, green or red (the
     status colour of alerts; the one place this package adds ``FontColor``).
 
     ``markdown``: ``message`` is Markdown the user wrote, sent as Zoom rich text
-    (:mod:`zoom_notebook.markdown`); text this package made (captured output, alerts)
+    (``zoom_notebook.markdown``); text this package made (captured output, alerts)
     is never parsed.
 
     This is the one place a message is built, for every entry point: ``zn.send``, the
     magics, the form, the CLI, alerts, ``notify`` and ``progress``. ``fit``: cut a text
-    that is too long (alerts) instead of raising :class:`ValidationError`.
+    that is too long (alerts) instead of raising ``ValidationError``.
     """
     settings = settings or Settings.load()
     if user is not None:
@@ -416,7 +416,7 @@ STATUS_COLOURS = {"ok": "1A7F37", "failed": "CF222E"}
 
 def headline_style(text: str, tone: str) -> list[dict[str, Any]]:
     """Bold and the status colour over the first line of ``text`` (positions in code
-    points, end exclusive: see :mod:`zoom_notebook.markdown`)."""
+    points, end exclusive: see ``zoom_notebook.markdown``)."""
     if tone not in STATUS_COLOURS:
         raise ValidationError("headline", "'ok' or 'failed'")
     end = len(text.split("\n", 1)[0])
@@ -429,7 +429,7 @@ def headline_style(text: str, tone: str) -> list[dict[str, Any]]:
 
 def _prepare_webhook(message: str, via: str, settings: Settings, *, fit: bool,
                      **cannot: Any) -> Draft:
-    """A draft for Zoom's Incoming Webhook: text only (see :mod:`zoom_notebook.webhook`)."""
+    """A draft for Zoom's Incoming Webhook: text only (see ``zoom_notebook.webhook``)."""
     from . import webhook
 
     if via != "webhook":
@@ -475,7 +475,7 @@ def deliver(draft: Draft) -> SentMessage:
     """Send a prepared message (and its files) now; return the receipt.
 
     An unknown outcome is resolved by reading the conversation back (see
-    :mod:`zoom_notebook.resolve`) before :class:`OutcomeUnknown` is raised: found, it
+    ``zoom_notebook.resolve``) before ``OutcomeUnknown`` is raised: found, it
     is delivered; provably absent, it is sent again; unreadable, it is raised.
     """
     from .resolve import send_resolved
@@ -647,7 +647,7 @@ _recovering = False
 
 def _recover_once() -> None:
     """The first send of a process also delivers what a dead one left (in the
-    background; see :mod:`zoom_notebook.outbox`)."""
+    background; see ``zoom_notebook.outbox``)."""
     global _recovering
     if not _recovering:
         _recovering = True
@@ -667,7 +667,7 @@ def remember_thread(draft: Draft, message_id: str) -> None:
 
 
 def note_thread(key: Iterable[str], main_id: str) -> None:
-    """``key`` (see :func:`thread_key`) last sent into the thread of ``main_id``."""
+    """``key`` (see ``thread_key``) last sent into the thread of ``main_id``."""
     a, b, c, d = key
     with _lock:
         _last_main[(a, b, c, d)] = main_id
@@ -687,7 +687,7 @@ def send(
     markdown: bool = True,
     at: Any = None,
 ) -> SentMessage:
-    """Send a Team Chat message and return its :class:`SentMessage` once delivered.
+    """Send a Team Chat message and return its ``SentMessage`` once delivered.
 
     Exactly one of ``to_contact`` (email or user id) / ``to_channel`` (channel id).
     ``reply_to`` is a message id, or ``"last"`` for the thread this process last sent

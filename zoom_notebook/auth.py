@@ -4,8 +4,8 @@
 A login asks for no scopes by default: Zoom gives the token the scopes configured on the
 app (as Zoom's own SDK does; a ``scope`` naming scopes the app lacks can make Zoom refuse
 the login). ``scopes=scopes_for("send", "edit")`` asks for less (SECURITY.md 7, 41).
-Which scope each feature needs, for each kind of app, is :mod:`zoom_notebook.scopes`;
-the scopes Zoom granted are kept with the login and shown by :func:`status`.
+Which scope each feature needs, for each kind of app, is ``zoom_notebook.scopes``;
+the scopes Zoom granted are kept with the login and shown by ``status``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .secret import guarded, hide, hide_token
 from .store import TokenStore
 from .userauth import oauth_errors, oauth_session, token_record
 
-#: The features a login can be narrowed to (``--only``), as in :mod:`zoom_notebook.scopes`.
+#: The features a login can be narrowed to (``--only``), as in ``zoom_notebook.scopes``.
 FEATURE_SCOPES = FEATURES
 #: What a login asks for by default: nothing, so the app's configured scopes apply.
 DEFAULT_SCOPES: tuple[str, ...] = ()
@@ -142,7 +142,7 @@ class LoginStatus(Shown):
 class PKCELogin:
     """One authorization-code login with PKCE (S256) and a fresh ``state``.
 
-    ``authorize_url`` is the link to open; :meth:`finish` takes the URL the browser was
+    ``authorize_url`` is the link to open; ``finish`` takes the URL the browser was
     redirected to. The verifier and state never leave this object (nor its repr).
     """
 
@@ -237,7 +237,7 @@ def save_login(settings: Settings, token: dict[str, Any], method: str) -> LoginS
 def login(method: str = "auto", *, scopes: Sequence[str] = DEFAULT_SCOPES,
           timeout: float = 300.0, open_browser: bool = True,
           settings: Settings | None = None) -> Any:
-    """Log in to Zoom; return the :class:`LoginStatus` (who is now logged in).
+    """Log in to Zoom; return the ``LoginStatus`` (who is now logged in).
 
     ``method``: ``browser`` (PKCE + a loopback redirect on 127.0.0.1; the link is opened
     with ``webbrowser`` and also shown), ``paste`` (paste the address the browser ends

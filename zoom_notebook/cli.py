@@ -24,7 +24,6 @@ from .arguments import (
 )
 from .errors import ValidationError, ZoomNotebookError
 
-
 #: The package's messages speak Python and IPython (``%zoomchat login``, ``to_channel=``);
 #: the shell hears the same advice in its own words. Applied to everything the command
 #: prints (tests/test_cli.py greps help and errors for what must not be left).
@@ -160,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ShellStream(out), _ShellStream(err)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _ShellStream(out), _ShellStream(err)
     try:
         return _main(argv)
     finally:

@@ -1,11 +1,11 @@
 """``ZoomChatClient``: the typed Team Chat REST client.
 
-Every HTTP call goes through :meth:`ZoomChatClient.request`, which alone owns base URLs,
+Every HTTP call goes through ``ZoomChatClient.request``, which alone owns base URLs,
 timeouts, the auth header, error mapping, pacing and retries. Retries follow
 SECURITY.md 17-19: automatic only when the request cannot have been delivered
 (connect-phase errors; 429/503 within a time budget; one 401 after a forced token
 refresh). A read timeout, a reset after sending, or 500/502/504 on a request that
-changes something raises :class:`OutcomeUnknown` and is never re-sent automatically.
+changes something raises ``OutcomeUnknown`` and is never re-sent automatically.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _utcnow() -> dt.datetime:
 class ZoomChatClient:
     """Team Chat over a ``requests.Session``.
 
-    ``credentials`` supplies access tokens (see :mod:`zoom_notebook.credentials`).
+    ``credentials`` supplies access tokens (see ``zoom_notebook.credentials``).
     ``user`` is the sender path segment (``me`` for user OAuth; a user id or email for
     Server-to-Server); it defaults to the credentials' user.
     """
@@ -99,7 +99,7 @@ class ZoomChatClient:
         return self.credentials.granted()
 
     def require(self, feature: str) -> None:
-        """Raise :class:`MissingScope` before any request of ``feature`` when this login is
+        """Raise ``MissingScope`` before any request of ``feature`` when this login is
         known not to have what it needs: from the scopes Zoom granted it, or, for
         Server-to-Server, from what Zoom offers such apps at all. With a bare
         ``ZOOM_ACCESS_TOKEN`` nothing is known and nothing is blocked."""
@@ -157,7 +157,7 @@ class ZoomChatClient:
 
         ``base`` is ``"api"`` or ``"file"``. ``idempotent`` defaults to True for GET
         and PUT: those may be retried after an unknown outcome; a POST never is.
-        ``describe`` is ``(target, text)`` for an :class:`OutcomeUnknown`.
+        ``describe`` is ``(target, text)`` for an ``OutcomeUnknown``.
         """
         import requests
 
@@ -301,7 +301,7 @@ class ZoomChatClient:
     # ------------------------------------------------------------------ Team Chat
     def send_message(self, payload: Mapping[str, Any], *, user: str | None = None
                      ) -> str | None:
-        """POST a message body (see :func:`zoom_notebook.message.build_message`); return its
+        """POST a message body (see ``zoom_notebook.message.build_message``); return its
         id, or None when Zoom answered 201 without one (delivered, id unknown)."""
         target = payload.get("to_channel") or payload.get("to_contact")
         resp = self.request("POST", f"/chat/users/{self._user_path(user)}/messages",
@@ -437,7 +437,7 @@ class ZoomChatClient:
     def thread_response(self, message_id: str, *, to_channel: str | None = None,
                         to_contact: str | None = None, since: dt.datetime | None = None,
                         limit: int = 100, user: str | None = None) -> "requests.Response":
-        """:meth:`get_thread`'s response itself, with its rate-limit headers (the poller
+        """``get_thread``'s response itself, with its rate-limit headers (the poller
         of ``zn.ask`` paces itself by them)."""
         kind, target = check_target(to_contact, to_channel)
         mid = quote(check_id("message_id", message_id), safe="")

@@ -73,7 +73,7 @@ def default_home() -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Resolved settings. Build with :meth:`Settings.load`."""
+    """Resolved settings. Build with ``Settings.load``."""
 
     client_id: str | None = None
     client_secret: str | None = dataclasses.field(default=None, repr=False)

@@ -3,8 +3,8 @@
 A credential source gives the client a valid access token and, after Zoom rejects one
 (code 124), may be asked once to get a fresh one. Sources:
 
-- :class:`StaticToken`: ``ZOOM_ACCESS_TOKEN``, used as is and never written anywhere.
-- :class:`ServerToServer`: ``grant_type=account_credentials`` through authlib, cached in
+- ``StaticToken``: ``ZOOM_ACCESS_TOKEN``, used as is and never written anywhere.
+- ``ServerToServer``: ``grant_type=account_credentials`` through authlib, cached in
   memory and renewed before expiry.
 - The interactive user login (token store with rotating refresh tokens) plugs in here too.
 """

@@ -57,7 +57,7 @@ class Directory:
             return list(self._channels)
 
     def contacts(self) -> list[Entry]:
-        """The contacts loaded so far (call :meth:`more_contacts` for the next page)."""
+        """The contacts loaded so far (call ``more_contacts`` for the next page)."""
         with self._lock:
             if not self._contacts and not self._contacts_done:
                 self._load_page()

@@ -1,7 +1,7 @@
 """Everything zoom-notebook shows inline, drawn in one place.
 
 Receipts (sending, sent, dry run, failed), the login status, login prompts and outbox
-failures each describe their content once, as a :class:`Card` (a headline, rows of
+failures each describe their content once, as a ``Card`` (a headline, rows of
 label and value, an optional preformatted block, a tone). This module turns a card into
 HTML for the notebook and ``text/plain`` for terminals, logs and saved notebooks, with
 one table style (left-aligned: JupyterLab right-aligns and centres tables by default),
@@ -86,7 +86,7 @@ def to_html(card: Card) -> str:
 
 
 class Shown:
-    """A mixin: the object describes itself as a :meth:`card`; its ``repr`` and its HTML
+    """A mixin: the object describes itself as a ``card``; its ``repr`` and its HTML
     come from that one description."""
 
     def card(self) -> Card:

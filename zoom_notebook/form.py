@@ -1,8 +1,8 @@
 """The compose form: log in, pick a channel or person, write, mention, reply in a thread,
 attach, send, and see the receipt, all in the notebook (ipywidgets).
 
-A thin layer: lists come from :class:`~zoom_notebook.directory.Directory`, sending is
-:func:`zoom_notebook.api.send` like everywhere else. No widget holds a secret: tokens
+A thin layer: lists come from ``Directory``, sending is
+``zoom_notebook.api.send`` like everywhere else. No widget holds a secret: tokens
 stay in the token store, and the paste-login field is cleared and closed after use.
 
 Keyboard: Tab moves through the controls in order (login, channel/person, search,
@@ -354,7 +354,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
     # ------------------------------------------------------------------ checking
     def draft(self) -> api.Draft:
         """The message as the one pipeline builds it (``api.prepare``, Markdown on):
-        what Send sends and the preview shows. Raises :class:`ValidationError`."""
+        what Send sends and the preview shows. Raises ``ValidationError``."""
         text = self.text.value
         used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
         target: dict[str, Any] = dict(self.target) or {"to_channel": "preview"}

@@ -140,7 +140,7 @@ class LoopbackListener:
 
     def wait(self, timeout: float = MAX_TIMEOUT) -> str:
         """Block until the browser arrives on the callback; return the full URL it used.
-        The browser's page waits until :meth:`report` says how the login ended."""
+        The browser's page waits until ``report`` says how the login ended."""
         deadline = time.monotonic() + min(timeout, MAX_TIMEOUT)
         self._server.timeout = 0.2
         try:

@@ -12,7 +12,7 @@ line for line as they were written. The markers themselves (``**``, ``#``, ``-``
 are not in the text Zoom shows; list items keep no bullet character (Zoom draws it).
 
 Positions: code points of the final text (what Python's ``str`` indexes; the same unit as
-``at_items``, :mod:`zoom_notebook.message`), and ``end_position`` is EXCLUSIVE: the
+``at_items``, ``zoom_notebook.message``), and ``end_position`` is EXCLUSIVE: the
 send-message schema's own ``rich_text`` example bolds the first character of "Hello" with
 start 0, end 1. (``at_items`` follows its own example, "@Shrijana" -> 0..8, inclusive; the
 two fields disagree in Zoom's document and each follows its own example.)

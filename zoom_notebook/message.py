@@ -182,7 +182,7 @@ def build_message(
 ) -> dict[str, Any]:
     """Return the JSON body for ``POST /chat/users/{userId}/messages``.
 
-    Raises :class:`ValidationError` naming the field for any bad input. Mentions listed
+    Raises ``ValidationError`` naming the field for any bad input. Mentions listed
     but missing from the text are put in front of it (and ``rich_text`` spans, computed
     on ``message``, move with the text, so both agree on the final text).
     """

@@ -1,8 +1,8 @@
 """The outbox: durable background delivery for alerts, ``notify`` and ``progress``.
 
-How a message moves (docs/delivery.md): ``api.prepare()`` builds it; :meth:`Outbox.put`
+How a message moves (docs/delivery.md): ``api.prepare()`` builds it; ``Outbox.put``
 writes it to the journal and returns (the computation never waits for Zoom); the worker
-thread marks it in flight, delivers it (:func:`zoom_notebook.resolve.send_resolved`:
+thread marks it in flight, delivers it (``zoom_notebook.resolve.send_resolved``:
 an unknown outcome is settled by reading Zoom back), and records the result.
 
 - Durable before acknowledged (SECURITY.md 25): ``put()`` returns once the record is in
@@ -292,7 +292,7 @@ class Outbox:
         self._sleep = sleep
         self.retry_base = retry_base  # seconds before the first later attempt; doubles
         #: pace channel alerts by Zoom's flood limits across processes (flood.py): None
-        #: is "auto" (see :func:`pacing`)
+        #: is "auto" (see ``pacing``)
         self.pace_channels: bool | None = None
         self._cond = threading.Condition()
         self._queue: list[Item] = []
@@ -340,7 +340,7 @@ class Outbox:
         return True
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush for at most ``timeout`` seconds (default :data:`EXIT_FLUSH_SECONDS`).
+        """Flush for at most ``timeout`` seconds (default ``EXIT_FLUSH_SECONDS``).
         What is left stays in the journal as it is (queued, or in flight) for the next
         process; nothing is marked failed."""
         self.flush(EXIT_FLUSH_SECONDS if timeout is None else timeout)
@@ -360,7 +360,7 @@ class Outbox:
         ``%zoomchat outbox`` can retry it; an unknown outcome is kept but flagged.
         Returns False (and sets ``item.save_error``) if it could not be written, and
         False (with ``item.hint``) when it would not succeed as it is
-        (:func:`~zoom_notebook.retry.not_worth_keeping`)."""
+        (``not_worth_keeping``)."""
         from .retry import not_worth_keeping
 
         item.status = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
@@ -413,7 +413,7 @@ class Outbox:
         return self._run_items(items, wait)
 
     def adopt_soon(self) -> None:
-        """:meth:`adopt` once per outbox, in a background thread, if there is a journal."""
+        """``adopt`` once per outbox, in a background thread, if there is a journal."""
         if self._adopted:
             return
         self._adopted = True
@@ -1003,7 +1003,7 @@ def recover_now() -> None:
 
 
 def recover_soon() -> None:
-    """:func:`recover_now` in a thread (any send)."""
+    """``recover_now`` in a thread (any send)."""
     threading.Thread(target=recover_now, name="zoom-notebook-recover", daemon=True).start()
 
 

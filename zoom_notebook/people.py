@@ -1,6 +1,6 @@
 """Finding where to send: ``zn.channels()``, ``zn.contacts(search)``, and a channel by name
 (``to_channel="#data-science"``) resolved through the channel list and cached per login.
-No widgets here (the compose form's pickers use :mod:`zoom_notebook.directory`)."""
+No widgets here (the compose form's pickers use ``zoom_notebook.directory``)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def is_channel_name(value: Any) -> bool:
 
 def resolve_channel(value: str, settings: Settings | None = None) -> str:
     """``"#name"`` -> the channel's id (names compare without case); anything else is
-    returned as it is. An unknown or ambiguous name is a :class:`ValidationError` that
+    returned as it is. An unknown or ambiguous name is a ``ValidationError`` that
     lists the close matches."""
     if not is_channel_name(value):
         return value

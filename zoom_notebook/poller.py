@@ -2,12 +2,12 @@
 wait for (``GET /chat/users/{userId}/messages/{messageId}/thread``).
 
 ONE budget per process: every waiter (any number of asks and progress loops) takes its
-turn through :data:`BUDGET`, so several waiting at once share the requests of one rather
-than multiplying them. The pace starts fast (:data:`FIRST` seconds between requests, so a
-quick answer is seen in seconds) and backs off by :data:`FACTOR` to :data:`CAP`; a new
+turn through ``BUDGET``, so several waiting at once share the requests of one rather
+than multiplying them. The pace starts fast (``FIRST`` seconds between requests, so a
+quick answer is seen in seconds) and backs off by ``FACTOR`` to ``CAP``; a new
 waiter makes it fast again. Zoom's signals win over the schedule: a 429 waits until its
-``Retry-After`` (:data:`HOLD_429` if it gives none), and an ``X-RateLimit-Remaining`` that
-runs low holds the pace at :data:`LOW_PACE` (a daily limit) or for the rest of the second.
+``Retry-After`` (``HOLD_429`` if it gives none), and an ``X-RateLimit-Remaining`` that
+runs low holds the pace at ``LOW_PACE`` (a daily limit) or for the rest of the second.
 
 What it costs (Zoom's "Medium" limit, shared by all apps of an account: 2/s and 2,000 a
 day on a Free account): 6 requests in the first minute, then 2 a minute; an hour of
@@ -89,7 +89,7 @@ BUDGET = Budget()
 
 
 class ThreadReader:
-    """The replies of one thread not seen yet, oldest first, one request per :meth:`read`."""
+    """The replies of one thread not seen yet, oldest first, one request per ``read``."""
 
     def __init__(self, client: Any, message_id: str, kind: str, target: str, *,
                  since: dt.datetime | None = None, user: str | None = None,

@@ -9,7 +9,7 @@ import dataclasses
 from .display import Card, Live, Shown, preview
 from .errors import ZoomAPIError
 
-#: a receipt that can be updated in place (see :class:`zoom_notebook.display.Live`)
+#: a receipt that can be updated in place (see ``zoom_notebook.display.Live``)
 Receipt = Live
 
 

@@ -14,8 +14,8 @@ the conversation is read back in the time window of the attempt:
 
 Main messages are read with ``GET /chat/users/{userId}/messages`` (``from``/``to``);
 replies with the thread endpoint; a scheduled message (a draft until it is due) with
-``GET /chat/messages/schedule``. :func:`send_resolved` is the one POST-with-resolution
-that ``zn.send`` (via :mod:`zoom_notebook.api`) and the outbox both use.
+``GET /chat/messages/schedule``. ``send_resolved`` is the one POST-with-resolution
+that ``zn.send`` (via ``zoom_notebook.api``) and the outbox both use.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def resolve(client: Any, payload: Mapping[str, Any], *, user: str | None, since:
 
 @dataclasses.dataclass
 class Outcome:
-    """What :func:`send_resolved` made of one message."""
+    """What ``send_resolved`` made of one message."""
 
     #: "sent" (``message_id`` may be None: Zoom answered 201 without one) or "unknown"
     state: str
@@ -160,7 +160,7 @@ def send_resolved(client: Any, payload: Mapping[str, Any], *, user: str | None,
     time ``since``) by a process that died; read back before sending. ``on_send`` is
     called before every POST (the outbox marks the record "in flight" on disk then).
 
-    Errors that say nothing was delivered (:class:`~zoom_notebook.errors.ZoomAPIError`,
+    Errors that say nothing was delivered (``ZoomAPIError``,
     ``ConnectFailed``, ``RateLimited``, ``AuthError``) propagate.
     """
     since = time.time() if since is None else since

@@ -1,17 +1,17 @@
 """When may a request be tried again, and how long to wait: the ONE retry policy.
 
-Used by the REST client (:mod:`zoom_notebook.client`), token requests
-(:mod:`zoom_notebook.credentials`, :mod:`zoom_notebook.userauth`) and the outbox
-(:mod:`zoom_notebook.outbox`), so they agree on what may be retried and for how long.
+Used by the REST client (``zoom_notebook.client``), token requests
+(``zoom_notebook.credentials``, ``zoom_notebook.userauth``) and the outbox
+(``zoom_notebook.outbox``), so they agree on what may be retried and for how long.
 
 - Only what cannot have been delivered is retried at once: connect-phase errors, 429/503
   within a time budget, one 401 after a refresh (SECURITY.md 18). The rest is the
-  caller's to resolve (see :mod:`zoom_notebook.resolve`).
+  caller's to resolve (see ``zoom_notebook.resolve``).
 - ``Retry-After`` is read as seconds, an HTTP-date or an ISO date-time (Zoom's form,
   ``2020-05-31T00:00:00Z``); unparseable means "unknown", and jittered exponential
   backoff is used (SECURITY.md 19).
 - Every wait has a floor (SECURITY.md 28): a ``Retry-After`` of 0, in the past, or ahead
-  of a skewed clock still waits at least :data:`FLOOR` seconds. A date is compared with
+  of a skewed clock still waits at least ``FLOOR`` seconds. A date is compared with
   the server's own ``Date`` header when it sends one, so a wrong local clock does not
   shorten (or stretch) the wait.
 - A daily limit is never waited out: the caller fails fast naming the reset time.
@@ -92,7 +92,7 @@ def server_time(date_header: object) -> dt.datetime | None:
 
 def backoff_delay(attempt: int, base: float | None = None, cap: float = 8.0) -> float:
     """Jittered exponential backoff: a random delay in [ceiling/4, ceiling], where
-    ceiling = min(cap, base * 2**attempt); never below :data:`FLOOR`."""
+    ceiling = min(cap, base * 2**attempt); never below ``FLOOR``."""
     base = BACKOFF_BASE if base is None else base
     ceiling = min(cap, base * (2 ** min(attempt, 16)))
     return max(floor_delay(), random.uniform(ceiling / 4, ceiling))
@@ -191,7 +191,7 @@ def later_attempt(exc: BaseException, attempts: int, base: float,
                   clock: Callable[[], float] = time.time) -> float | None:
     """For the outbox: seconds until trying ``exc``'s message again, or None when
     trying again by itself cannot help (a daily limit, no login, bad input, a bug) or
-    after :data:`OUTBOX_ATTEMPTS` attempts. An unknown outcome is tried again too: the
+    after ``OUTBOX_ATTEMPTS`` attempts. An unknown outcome is tried again too: the
     next attempt reads Zoom back before it sends anything."""
     from .errors import AuthError, ConnectFailed, OutcomeUnknown, RateLimited, ZoomAPIError
 

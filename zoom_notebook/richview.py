@@ -2,7 +2,7 @@
 
 Reads the request the one pipeline built (``api.prepare(...).payload``): its final text,
 its ``rich_text`` items (positions in code points, end exclusive: see
-:mod:`zoom_notebook.markdown`) and its ``at_items`` (end inclusive). Inline styles become
+``zoom_notebook.markdown``) and its ``at_items`` (end inclusive). Inline styles become
 ``<b>``, ``<i>``, ``<s>``, ``<u>``, links and coloured spans; line styles (headings,
 lists, quotes, indents) style the lines they cover; mentions are highlighted. No widget
 here: the form puts the HTML in a widget, tests read it as it is.

@@ -31,7 +31,7 @@ _SPAN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(w|d|h|min|m|s)\s*", re.I)
 
 
 def parse_span(text: str, field: str = "at") -> dt.timedelta:
-    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"2d"`` as a :class:`timedelta`."""
+    """``"2h"``, ``"90m"``, ``"1h30m"``, ``"2d"`` as a ``timedelta``."""
     pos, seconds = 0, 0.0
     while pos < len(text):
         m = _SPAN.match(text, pos)

@@ -178,7 +178,7 @@ def impossible_for(feature: str, kind: str) -> bool:
 
 
 def capabilities(granted: Iterable[str]) -> dict[str, tuple[list[str], bool]]:
-    """feature -> :func:`to_add` for every feature."""
+    """feature -> ``to_add`` for every feature."""
     names = list(granted)
     return {feature: to_add(feature, names) for feature in FEATURES}
 

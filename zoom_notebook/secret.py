@@ -30,12 +30,12 @@ class Secret(str):
 
 
 def hide(value: Any) -> Any:
-    """Wrap a string in :class:`Secret`; leave None and other values alone."""
+    """Wrap a string in ``Secret``; leave None and other values alone."""
     return Secret(value) if isinstance(value, str) and not isinstance(value, Secret) else value
 
 
 def hide_token(token: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a token response with its secrets wrapped in :class:`Secret`."""
+    """A copy of a token response with its secrets wrapped in ``Secret``."""
     return {k: hide(v) if k in TOKEN_FIELDS else v for k, v in dict(token).items()}
 
 
@@ -55,7 +55,7 @@ def guarded(call: Callable[[], Any], what: str, keep: Callable[[Any], Any] | Non
     exception: the frames of requests, urllib3 and authlib hold the secret in plain
     text (request bodies, encoded headers), and ``%xmode Verbose`` would print them into
     the notebook (SECURITY.md 30). ``keep`` turns the result into what the caller keeps
-    (:func:`hide_token` for a token response) inside the same protection, so no frame
+    (``hide_token`` for a token response) inside the same protection, so no frame
     ever holds the plain result either."""
     interrupted = False
     try:
@@ -70,7 +70,7 @@ def guarded(call: Callable[[], Any], what: str, keep: Callable[[Any], Any] | Non
 def guard(what: str) -> Callable[[F], F]:
     """Decorate a function whose frames hold secrets in plain text (a token file's text,
     the bytes being written): an interrupt inside it comes out as a fresh
-    ``KeyboardInterrupt`` with no frames below the caller's, as :func:`guarded`."""
+    ``KeyboardInterrupt`` with no frames below the caller's, as ``guarded``."""
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -115,7 +115,7 @@ def save_client_secret(home: Path, client_id: str, client_secret: str) -> Path:
 
 @guard("reading the client secret")
 def load_client_secret(home: Path, client_id: str) -> str | None:
-    """The client secret kept for ``client_id`` (a :class:`Secret`), or None."""
+    """The client secret kept for ``client_id`` (a ``Secret``), or None."""
     path = home / CLIENT_FILE
     try:
         if path.is_symlink() or stat.S_IMODE(os.stat(path).st_mode) & 0o077:

@@ -9,7 +9,7 @@ So every refresh runs under the store's cross-process lock as read-decide-refres
    adopt it (no call to Zoom);
 2. else refresh, and save the new tokens before the lock is released;
 3. on ``invalid_grant``, re-read once; if nothing newer is there, log out and raise
-   :class:`ReauthRequired` (no loop) (SECURITY.md 13).
+   ``ReauthRequired`` (no loop) (SECURITY.md 13).
 """
 
 from __future__ import annotations

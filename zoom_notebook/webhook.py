@@ -12,7 +12,7 @@ UNVERIFIED against a live account): ``POST URL?format=full`` with the header
 250 characters, body at most 4,000.
 
 What a webhook cannot do, and what we do about it: no mentions, no direct messages, no
-thread replies, no files (a :class:`ValidationError` before any request), no message id
+thread replies, no files (a ``ValidationError`` before any request), no message id
 (nothing to edit: ``zn.progress`` posts its start and its end only) and no way to read the
 channel back (an unknown outcome stays unknown and is kept, never resent by itself).
 """

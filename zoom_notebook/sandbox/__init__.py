@@ -241,7 +241,7 @@ class Sandbox:
             return [{"id": d.id, "due": d.due, **d.fields} for d in self.world.drafts.values()]
 
     def inject(self, kind: str, **options: Any) -> None:
-        """Switch on a fault (see :mod:`zoom_notebook.sandbox.faults`)."""
+        """Switch on a fault (see ``zoom_notebook.sandbox.faults``)."""
         self.faults.add(kind, **options)
 
     def configure(self, **options: Any) -> None:
