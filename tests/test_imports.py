@@ -19,3 +19,19 @@ def test_public_names_resolve():
 
     for name in zn.__all__:
         assert getattr(zn, name) is not None
+
+
+def test_tab_completion_offers_the_public_names_only():
+    """Issue 23 finding 11: ``zn.<Tab>`` lists what a user can use, not the module's own
+    imports; the submodules the docs name (zn.auth.scopes_for) work in a fresh process."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c",
+                          "import zoom_notebook as zn; print(dir(zn));"
+                          "print(zn.auth.scopes_for('send'))"],
+                         capture_output=True, text=True, timeout=60)
+    names = __import__("ast").literal_eval(out.stdout.splitlines()[0])
+    assert {"send", "progress", "ValidationError", "MissingScope"} <= set(names)
+    assert not {"Any", "TYPE_CHECKING", "importlib", "annotations"} & set(names)
+    assert "team_chat:write:user_message" in out.stdout.splitlines()[1]

@@ -649,3 +649,23 @@ def test_a_plain_progress_loop_that_raises_in_a_cell_is_a_failure_and_break_a_st
     assert "ValueError: loss is NaN" in training["message"]
     assert "stopped" not in training["message"]
     assert search["message"].startswith("⏹ Search: stopped at 1/5")
+
+
+def test_a_failure_alert_keeps_the_users_line_and_the_library_line_that_raised():
+    """Issue 23 finding 11: an error raised deep in a library keeps the cell's own line
+    (what the user wrote) and the line that raised, not only library frames."""
+    import linecache
+
+    from zoom_notebook.alerts import short_traceback
+
+    source = "import json\ndef load(text):\n    return json.loads(text)\nload('{broken')\n"
+    name = "<ipython-input-7-abc>"  # as IPython names a cell, its text in linecache
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    code = compile(source, name, "exec")
+    try:
+        exec(code, {})
+    except ValueError as exc:
+        text = short_traceback(exc)
+    assert "load('{broken')" in text and "return json.loads(text)" in text
+    assert "json/decoder.py" in text and text.endswith("(char 1)")
+    assert "…" in text  # the library frames in between are left out

@@ -91,7 +91,8 @@ _LAZY = {
 NOTEBOOK_EXTRA = frozenset({"ipywidgets", "IPython", "traitlets"})
 
 #: submodules reachable as attributes before anything imported them
-_SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "client"})
+_SUBMODULES = frozenset({"sandbox", "api", "outbox", "people", "directory", "client",
+                         "auth", "scopes"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import sandbox
@@ -128,7 +129,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """What ``zn.<Tab>`` offers: the public names (and the submodules people use), not
+    this module's own imports (``Any``, ``importlib``, ``annotations``)."""
+    return sorted(set(__all__) | {"__version__", "auth", "api", "sandbox", "scopes"})
 
 
 def load_ipython_extension(ipython: Any) -> None:

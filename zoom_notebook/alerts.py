@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 import socket
 import threading
 import time
@@ -166,13 +167,32 @@ def _machinery(filename: str) -> bool:
         "site-packages" in parts and "IPython" in parts)
 
 
+_CELL_FILE = re.compile(r"^<(ipython-input-|cell|stdin)|/ipykernel_\d+/\d+\.py$")
+
+
+def _is_cell(filename: str) -> bool:
+    """A frame of the notebook's own code (a cell), as IPython and ipykernel name them."""
+    return bool(_CELL_FILE.search(filename))
+
+
 def short_traceback(exc: BaseException, frames: int = 3) -> str:
-    """The user's last ``frames`` frames and the error line, as text: frames of IPython
-    (``interactiveshell.py … run_code``) and of zoom_notebook are left out, and the
-    error line always ends the text."""
+    """The frames that tell the story and the error line, as text: the user's own last
+    line in a cell (and the one before it), then, when the error was raised deeper, the
+    library line that raised it; frames of IPython and of zoom_notebook are left out.
+    Outside a cell, the last ``frames`` frames. The error line always ends the text."""
     stack = [f for f in traceback.extract_tb(exc.__traceback__)
              if not _machinery(f.filename)]
-    lines = traceback.format_list(stack[-frames:]) if stack else []
+    cells = [i for i, f in enumerate(stack) if _is_cell(f.filename)]
+    if cells:
+        last = cells[-1]
+        keep = stack[max(0, last - 1):last + 1]
+        lines = traceback.format_list(keep)
+        if last < len(stack) - 1:  # raised inside a library the cell called
+            if last < len(stack) - 2:
+                lines.append("  …\n")
+            lines += traceback.format_list(stack[-1:])
+    else:
+        lines = traceback.format_list(stack[-frames:]) if stack else []
     head = ["Traceback (most recent call last):\n"] if lines else []
     error = traceback.format_exception_only(type(exc), exc)
     return "".join(head + lines + error).rstrip()

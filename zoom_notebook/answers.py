@@ -14,6 +14,7 @@ import time
 from typing import Any, Iterable, Sequence
 
 from .config import Settings
+from .display import Card, Live, Shown, in_notebook
 from .errors import AskTimeout, ValidationError
 from .message import Mentions
 
@@ -105,6 +106,38 @@ def question_text(question: str, choices: Sequence[str] | None) -> str:
     return text + "\n\nReply in this thread."
 
 
+@dataclasses.dataclass(repr=False)
+class _Asked(Shown):
+    """The question's receipt while the ask waits, then its answer (or the timeout)."""
+
+    head: str
+    question: str
+    where: str
+    tone: str = "pending"
+
+    def card(self) -> Card:
+        return Card(self.head, [("question", self.question), ("asked in", self.where)],
+                    tone=self.tone)
+
+
+def _card(head: str, sent: Any, tone: str) -> _Asked:
+    return _Asked(head, sent.message.splitlines()[0][:120], sent.target, tone)
+
+
+def _waiting(sent: Any, timeout: float | None) -> Live:
+    """Say that the question is out and where to answer it, while the ask waits: a
+    receipt that becomes the answer in a notebook; a line on stderr elsewhere (stdout is
+    the answer, for scripts)."""
+    import sys
+
+    until = f" for up to {timeout:g} s" if timeout is not None else ""
+    asked = _card(f"⏳ Asked: waiting{until} for a reply in the question's thread "
+                  "(answer there; an interrupt stops waiting)", sent, "pending")
+    if not in_notebook():
+        print(repr(asked), file=sys.stderr, flush=True)
+    return Live(asked, show=in_notebook())
+
+
 def ask(question: str, *, to_channel: str | None = None, to_contact: str | None = None,
         choices: Sequence[str] | None = None, timeout: float | None = None,
         from_users: Sequence[str] | str | None = None, mentions: Mentions = None,
@@ -139,6 +172,7 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
     kind = "to_channel" if sent.to_channel else "to_contact"
     where = sent.to_channel or sent.to_contact
     assert sent.id and where
+    waiting = _waiting(sent, timeout)
     reader = ThreadReader(api.client(settings), sent.id, kind, where,
                           user=None if settings.user == "me" else settings.user, budget=budget)
     budget.fast()
@@ -151,9 +185,14 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
                 continue
             at = dt.datetime.fromtimestamp(int(reply.get("timestamp") or time.time() * 1000)
                                            / 1000, dt.timezone.utc)
-            return Answer(text=str(reply.get("message") or ""),
-                          choice=picked if picks else None, user=sender_name(reply),
-                          message_id=str(reply.get("msg_id")), question_id=sent.id, at=at)
+            answer = Answer(text=str(reply.get("message") or ""),
+                            choice=picked if picks else None, user=sender_name(reply),
+                            message_id=str(reply.get("msg_id")), question_id=sent.id, at=at)
+            waiting.update(_card(f"✓ Answered by {answer.user}: {answer.text[:200]}",
+                                 sent, "ok"))
+            return answer
+    waiting.update(_card(f"No answer within {timeout:g} s (a later reply is still in the "
+                         "question's thread)", sent, "info"))
     raise AskTimeout(f"No answer to {question.strip()[:80]!r} within {timeout:g} s (the "
                      f"question is message {sent.id} in {sent.target}: a later reply is "
                      "still in its thread)", question=question, message_id=sent.id)

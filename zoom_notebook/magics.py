@@ -234,6 +234,7 @@ class ZoomChat(Magics):
     @line_cell_magic
     def zoomchat(self, line: str, cell: str | None = None) -> Any:
         # the docstring is the parsers' help: set below the class (help_text())
+        __tracebackhide__ = True  # a cell's error shows the cell's frames, not ours
         if cell is not None:
             return self._cell(line, cell)
         return self._line(line)
@@ -284,6 +285,7 @@ class ZoomChat(Magics):
         raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
     def _cell(self, line: str, cell: str) -> None:
+        __tracebackhide__ = True  # the cell's own error is re-raised from here
         from . import api
 
         args = cell_parser().parse_args(_split(line))

@@ -123,7 +123,7 @@ def _reply_box(world: World, conv: tuple[str, ...], thread: str | None) -> str:
         return ""
     hidden = (f"<input type='hidden' name='reply_main_message_id' "
               f"value='{html.escape(thread, quote=True)}'>" if thread else "")
-    label = "Reply in thread as" if thread else "Answer as"
+    label = "Reply in thread as" if thread else "New message here (not a thread reply) as"
     return (f"<form class='reply' method='post' action='/_sandbox/reply_form'>"
             f"<input type='hidden' name='conversation' value='{html.escape(where, quote=True)}'>"
             f"{hidden}<label>{label} <select name='as'>{options}</select></label> "
