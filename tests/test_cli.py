@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from zoom_notebook.cli import main, write_env_file
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_send_from_the_command_line(user_env, capsys):
@@ -59,6 +63,7 @@ def test_sandbox_command_serves_and_stops(tmp_path):
         proc.stdout.close()
 
 
+@pytest.mark.slow
 def test_headless_demo_prints_what_the_sandbox_received():
     out = subprocess.run([sys.executable, "-m", "zoom_notebook.cli", "demo", "--headless"],
                          capture_output=True, text=True, timeout=180, env={**os.environ})
@@ -73,7 +78,12 @@ def test_headless_demo_prints_what_the_sandbox_received():
     assert "DM to Grace Hopper" in out.stdout
 
 
-def test_demo_starts_jupyterlab_and_prints_both_addresses():
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [2, 15], ids=["ctrl-c", "sigterm"])
+def test_demo_starts_jupyterlab_and_prints_both_addresses(stop):
+    """Issue 23 finding 11: the demo's JupyterLab works on a copy of the notebooks (the
+    checkout's tracked ones are not what it saves), shows no test helpers and no news
+    pop-up, and Ctrl-C or SIGTERM stops JupyterLab too."""
     import re
 
     import requests
@@ -86,13 +96,29 @@ def test_demo_starts_jupyterlab_and_prints_both_addresses():
         sandbox = proc.stdout.readline()
         url = re.search(r"(http://\S+)", lab).group(1)
         assert "/lab/tree/quickstart.ipynb?token=" in url
-        assert requests.get(url, timeout=10).ok
+        page = requests.get(url, timeout=10)
+        assert page.ok and '"disabled": true' in page.text.replace("'", '"')  # news off
+        token = url.split("token=")[1]
+        base = url.split("/lab/")[0]
+        listing = requests.get(f"{base}/api/contents", params={"token": token}, timeout=10)
+        names = {item["name"] for item in listing.json()["content"]}
+        assert "quickstart.ipynb" in names and not {"conftest.py", "sanitize.cfg"} & names
+        saved = requests.put(f"{base}/api/contents/quickstart.ipynb",
+                             params={"token": token}, timeout=10, json={
+                                 "type": "notebook", "format": "json",
+                                 "content": {"cells": [], "metadata": {}, "nbformat": 4,
+                                             "nbformat_minor": 5}})
+        assert saved.ok
+        tracked = ROOT_DIR / "notebooks" / "quickstart.ipynb"
+        assert len(json.loads(tracked.read_text())["cells"]) > 5  # the checkout untouched
         page = requests.get(re.search(r"(http://\S+)", sandbox).group(1), timeout=10)
         assert "Zoom Team Chat sandbox" in page.text
     finally:
-        proc.send_signal(2)  # Ctrl-C
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
         proc.stdout.close()
+    with pytest.raises(requests.ConnectionError):  # JupyterLab stopped with it
+        requests.get(base + "/api/status", timeout=5)
 
 
 def test_issue13_help_lists_every_command(capsys):

@@ -270,3 +270,19 @@ def test_a_message_zoom_would_refuse_shows_why_and_no_preview(form):
     form.text.value = "x" * 1100
     assert form.send_button.disabled and "1024" in form.reason.value
     assert form.preview.value == ""
+
+
+def test_a_form_does_not_offer_itself_as_a_result(user_env):
+    """Issue 23 finding 11: `zn.compose()` as a cell's last line puts the form in Out;
+    the next form does not offer a form under "Attach a result"."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.user_ns["zn"] = zn
+    sh.run_cell(f"zn.compose(debounce=0, to_channel={user_env.channel_id('general')!r})",
+                store_history=True)
+    sh.run_cell("6 * 7", store_history=True)
+    form = zn.compose(debounce=0, to_channel=user_env.channel_id("general"))
+    labels = [label for label, _ in form.cell_output.options]
+    assert any("returned: 42" in label for label in labels)
+    assert not any("ComposeForm" in label or "compose" in label.lower() for label in labels)

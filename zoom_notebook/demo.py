@@ -65,7 +65,30 @@ def run(*, headless: bool = False, open_browser: bool = True) -> int:
         env = _kernel_env(sb, home)
         if headless:
             return _headless(sb, quickstart, env)
-        return _lab(sb, env, open_browser)
+        return _lab(sb, env, open_browser, _workspace(Path(home)))
+
+
+def _lab_config(home: Path) -> Path:
+    """The demo's JupyterLab: no news pop-up, no update check (nothing fetched from the
+    internet), only the notebooks shown."""
+    path = home / "jupyter_lab_config.py"
+    path.write_text("c.LabApp.news_url = None\n"
+                    "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
+                    "c.ContentsManager.hide_globs = ['__pycache__', '*.pyc', '.*', "
+                    "'conftest.py', 'sanitize.cfg']\n", encoding="utf-8")
+    return path
+
+
+def _workspace(home: Path) -> Path:
+    """A copy of the tutorial notebooks to play in: saving there never changes the
+    checkout's tracked notebooks, and the test helpers beside them stay out of view."""
+    import shutil
+
+    folder = home / "notebooks"
+    folder.mkdir()
+    for notebook in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(notebook, folder / notebook.name)
+    return folder
 
 
 def _headless(sb: Any, quickstart: Path, env: dict[str, str]) -> int:
@@ -92,18 +115,24 @@ def _headless(sb: Any, quickstart: Path, env: dict[str, str]) -> int:
     return 0
 
 
-def _lab(sb: Any, env: dict[str, str], open_browser: bool) -> int:
+def _lab(sb: Any, env: dict[str, str], open_browser: bool, workspace: Path) -> int:
+    import signal
+
     from .sandbox import free_port
 
+    # SIGTERM (a service manager, `kill`) ends the demo as Ctrl-C does: JupyterLab and its
+    # kernels are stopped, not left running
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     token = secrets.token_hex(16)
     port = free_port()
     args = [sys.executable, "-m", "jupyter", "lab", "quickstart.ipynb", "--ip=127.0.0.1",
-            f"--port={port}", f"--IdentityProvider.token={token}"]
+            f"--port={port}", f"--IdentityProvider.token={token}",
+            f"--config={_lab_config(workspace.parent)}"]
     if not open_browser:
         args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
-    proc = subprocess.Popen(args, cwd=NOTEBOOKS, env=env,  # noqa: S603 - our own argv
+    proc = subprocess.Popen(args, cwd=workspace, env=env,  # noqa: S603 - our own argv
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import requests
 

@@ -325,8 +325,9 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
     def _fill_cell_outputs(self) -> None:
         shell = _shell()
         outs = getattr(shell, "user_ns", {}).get("Out", {}) if shell is not None else {}
-        options = [(NO_RESULT, 0)] + [(_result_label(n, outs[n]), n)
-                                       for n in sorted(outs)[-20:]]
+        # results worth attaching: not a compose form (this one, or an earlier one)
+        worth = [n for n in sorted(outs) if not isinstance(outs[n], ComposeForm)]
+        options = [(NO_RESULT, 0)] + [(_result_label(n, outs[n]), n) for n in worth[-20:]]
         if options != list(self.cell_output.options):
             keep = self.cell_output.value
             self.cell_output.options = options
