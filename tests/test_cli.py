@@ -210,3 +210,12 @@ def _help(capsys, argv):
         main(argv)
     captured = capsys.readouterr()
     return captured.out + captured.err
+
+
+def test_the_docs_the_errors_name_are_one_command_away(capsys):
+    """Issue 23 item 5: errors name `zoom-notebook docs zoom-app`, which works from a
+    checkout and from a wheel (the wheel carries the pages: tests/test_docs.py)."""
+    assert main(["docs", "zoom-app"]) == 0
+    assert capsys.readouterr().out.startswith("# Creating a Zoom app")
+    assert main(["docs", "no-such-page"]) == 1
+    assert "troubleshooting" in capsys.readouterr().err

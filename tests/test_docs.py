@@ -154,6 +154,8 @@ def test_getting_started_wheel_install_is_true(tmp_path):
     # a real package: its license travels with it, and the scope table it reads
     assert b"License-Expression: MIT" in meta and any(n.endswith("/LICENSE") for n in names)
     assert "zoom_notebook/_spec_scopes.py" in names
+    # the docs the errors name come with it (`zoom-notebook docs zoom-app`)
+    assert any(n.endswith("data/share/zoom-notebook/docs/zoom-app.md") for n in names)
 
 
 def test_readme_what_is_where_names_every_module_and_only_real_ones():

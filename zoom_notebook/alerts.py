@@ -48,7 +48,7 @@ def resolve_target(to_channel: str | None, to_contact: str | None,
     raise ValidationError("to_contact/to_channel", "say where alerts go: pass to_channel= or "
                           "to_contact=, or set a default (`%config ZoomChat.default_channel "
                           "= '...'` or default_channel in config.json), or set "
-                          "ZOOM_WEBHOOK_URL and ZOOM_WEBHOOK_TOKEN (docs/zoom-app.md)")
+                          "ZOOM_WEBHOOK_URL and ZOOM_WEBHOOK_TOKEN (`zoom-notebook docs zoom-app`)")
 
 
 def check_alert_target(target: dict[str, Any], mentions: Mentions, reply_to: str | None,

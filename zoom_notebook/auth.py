@@ -152,7 +152,7 @@ class PKCELogin:
 
         if not settings.client_id:
             raise ValidationError("ZOOM_CLIENT_ID", "set it to your Zoom app's client id "
-                                                    "(see docs/zoom-app.md)")
+                                                    "(see `zoom-notebook docs zoom-app`)")
         self.settings = settings
         self.redirect_uri = redirect_uri
         self.method = method

@@ -122,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     runp.add_argument("--output", metavar="OUT.ipynb",
                       help="where the executed notebook goes (default NAME-output.ipynb)")
 
+    docs = sub.add_parser("docs", help="print a page of the documentation (the list with no "
+                                       "PAGE): it comes with the package")
+    docs.add_argument("page", nargs="?", metavar="PAGE", help="e.g. zoom-app, troubleshooting")
     sub.add_parser("channels", help="list the channels you belong to, with their ids")
     contacts = sub.add_parser("contacts", help="list your contacts, or search the company "
                                                "directory")
@@ -188,6 +191,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return 0 if result.logged_in else 1
         if args.command == "outbox":
             return _outbox(args)
+        if args.command == "docs":
+            return _docs(args.page)
         if args.command == "channels":
             from .people import channels
 
@@ -230,6 +235,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `zoom-notebook docs zoom-app | head`: the reader had enough
+        sys.stderr = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # a full disk, a folder we may not write: one line, no trace
         print(f"error: {exc.strerror or type(exc).__name__}"
               f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
@@ -315,6 +323,31 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def docs_folder() -> Path | None:
+    """Where the Markdown docs are: the checkout's docs/, or the wheel's copy in
+    ``{prefix}/share/zoom-notebook/docs``."""
+    for folder in (Path(__file__).resolve().parent.parent / "docs",
+                   Path(sys.prefix) / "share" / "zoom-notebook" / "docs"):
+        if (folder / "index.md").is_file():
+            return folder
+    return None
+
+
+def _docs(page: str | None) -> int:
+    folder = docs_folder()
+    if folder is None:
+        raise ValidationError("PAGE", "the documentation is not installed with this copy")
+    pages = sorted(p.stem for p in folder.glob("*.md"))
+    if page is None:
+        print("Pages (zoom-notebook docs PAGE):\n  " + "\n  ".join(pages))
+        return 0
+    name = page.removesuffix(".md").removeprefix("docs/")
+    if name not in pages:
+        raise ValidationError("PAGE", f"no page {page!r}: choose one of {', '.join(pages)}")
+    print((folder / f"{name}.md").read_text(encoding="utf-8"))
+    return 0
 
 
 def _outbox(args: argparse.Namespace) -> int:

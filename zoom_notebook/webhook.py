@@ -49,7 +49,8 @@ def configured(settings: Settings) -> bool:
 def check_settings(settings: Settings) -> None:
     if not settings.webhook_url:
         raise ValidationError("ZOOM_WEBHOOK_URL", "set it to the endpoint URL Zoom's Incoming "
-                                                  "Webhook app gave you (docs/zoom-app.md)")
+                                                  "Webhook app gave you (`zoom-notebook docs "
+                                                  "zoom-app`)")
     if not settings.webhook_token:
         raise ValidationError("ZOOM_WEBHOOK_TOKEN", "set it to the verification token Zoom's "
                                                     "Incoming Webhook app gave you")
