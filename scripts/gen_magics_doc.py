@@ -35,6 +35,11 @@ def render() -> str:
         "Load them with `%load_ext zoom_notebook`. `%zoomchat?` in a notebook shows the "
         "same text.",
         "",
+        "A line's trailing comment is ignored, as IPython users write them: a `#` that "
+        "follows a space and is followed by a space (or ends the line), outside quotes, "
+        "starts it (`%zoomchat login   # once`). `#data-science` and `#42` are words, "
+        "not comments; quote a text that must contain ` # `.",
+        "",
         "```text",
         doc.replace("::", ":"),
         "```",

@@ -669,3 +669,17 @@ def test_a_failure_alert_keeps_the_users_line_and_the_library_line_that_raised()
     assert "load('{broken')" in text and "return json.loads(text)" in text
     assert "json/decoder.py" in text and text.endswith("(char 1)")
     assert "…" in text  # the library frames in between are left out
+
+
+def test_a_trailing_comment_is_ignored_but_hash_words_are_kept(shell, user_env):
+    """Issue 23 item 1: `%zoomchat login   # once` and `--after 300  # post when…` as the
+    README writes them; `#data-science` and `#42` are words."""
+    from zoom_notebook.magics import strip_comment
+
+    assert strip_comment("autonotify --after 300   # post when cells run > 5 min") == (
+        "autonotify --after 300   ")
+    shell.run_line_magic("zoomchat", "autonotify -c \"#data-science\" --after 300   # > 5 min")
+    shell.run_line_magic("zoomchat", "autonotify --off  # and off again")
+    shell.run_line_magic("zoomchat", 'send -c "#data-science" fixes #42 and #43   # a note')
+    (msg,) = messages(user_env)
+    assert msg["message"] == "fixes #42 and #43"
