@@ -133,3 +133,48 @@ def test_every_way_a_run_can_end_is_told(sandbox, tmp_path):
     assert out.returncode == 1 and "julia-9.9" in out.stderr
     *_, start, end = sandbox.messages()
     assert end["reply_main_message_id"] == start["id"] and "julia-9.9" in end["message"]
+
+
+@pytest.mark.parametrize("credentials", ["user", "s2s", "webhook"])
+def test_a_batch_run_that_prints_its_environment_posts_no_secret(sandbox, tmp_path,
+                                                                 credentials):
+    """Issue 24 finding 1 / SECURITY.md 36: a notebook that prints os.environ and fails
+    with an error that embeds a credential, run with a secret parameter: no secret the
+    package knows appears in any message or in the attached output notebook."""
+    from zoom_notebook.sandbox import server_to_server_env
+
+    ch = sandbox.channel_id("general")
+    env = {**os.environ, **sandbox.env(), **sandbox.webhook_env()}
+    if credentials == "user":
+        env.update(ZOOM_ACCESS_TOKEN=sandbox.issue_token(),
+                   ZOOM_CLIENT_SECRET=sandbox.client_secret)
+    elif credentials == "s2s":
+        env.update(sandbox.env(server_to_server=True))
+    secrets = {v for k, v in env.items() if k in ("ZOOM_ACCESS_TOKEN", "ZOOM_CLIENT_SECRET",
+                                                   "ZOOM_WEBHOOK_URL", "ZOOM_WEBHOOK_TOKEN")}
+    secrets.add(env["ZOOM_WEBHOOK_URL"].rsplit("/", 1)[-1])  # the hook id alone
+    secrets.add("sk-live-0123456789abcdef")
+    assert server_to_server_env  # (the sandbox's S2S settings come from sandbox.env)
+    nb = new_notebook(cells=[
+        new_code_cell("api_key = ''", metadata={"tags": ["parameters"]}),
+        new_code_cell("import os\nprint(dict(os.environ))\n!env"),
+        new_code_cell("raise RuntimeError('auth failed for ' + os.environ.get("
+                      "'ZOOM_CLIENT_SECRET', '') + ' ' + os.environ['ZOOM_WEBHOOK_TOKEN'])")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}})
+    nbformat.write(nb, tmp_path / "leaky.ipynb")
+    target = ["-c", ch] if credentials != "webhook" else []
+    if credentials == "webhook":
+        env.pop("ZOOM_CLIENT_ID", None)
+    out = subprocess.run([sys.executable, "-m", "zoom_notebook.cli", "run", "leaky.ipynb",
+                          *target, "-p", "api_key", "sk-live-0123456789abcdef"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
+    assert out.returncode == 1, out.stderr
+    posted = sandbox.messages()
+    assert len(posted) >= 2
+    everything = "\n".join(m["message"] for m in posted) + "".join(
+        blob.decode("utf-8", "replace") for m in posted for blob in m.get("file_contents") or [])
+    assert "RuntimeError: auth failed for" in everything and "[redacted]" in everything
+    assert "api_key=***" in everything
+    leaked = [s for s in secrets if s and s in everything]
+    assert not leaked

@@ -14,6 +14,7 @@ from .display import Card, Shown, preview
 from .errors import ValidationError, ZoomNotebookError
 from .message import MAX_FILES, MAX_MESSAGE_LENGTH, Mentions, build_message, check_id, sendable
 from .people import channel_name, is_channel_name, resolve_channel
+from .secret import known_secrets, redact, redact_bytes
 
 FileSpec = Union[str, "os.PathLike[str]", tuple[str, bytes]]
 
@@ -236,17 +237,29 @@ def _read_files(files: Iterable[FileSpec]) -> list[tuple[str, bytes]]:
     from .client import check_file
 
     out = []
-    if isinstance(files, (str, bytes, os.PathLike)):
+    if isinstance(files, (str, os.PathLike)):
         files = [files]
+    if isinstance(files, (bytes, bytearray)) or not hasattr(files, "__iter__"):
+        raise ValidationError("files", f"give a list of paths or (name, bytes) pairs, not "
+                                       f"{type(files).__name__}")
     for spec in files:
         if isinstance(spec, tuple):
-            if len(spec) != 2:
+            if len(spec) != 2 or not isinstance(spec[0], str) or not isinstance(
+                    spec[1], (bytes, bytearray, memoryview)):
                 raise ValidationError("files", "a file is a path or a (name, bytes) pair")
             name, content = spec
-        else:
+        elif isinstance(spec, (str, os.PathLike)):
             path = Path(spec)
             content = _read_checked(path)
             name = path.name
+        else:
+            raise ValidationError("files", f"a file is a path or a (name, bytes) pair, not "
+                                           f"{type(spec).__name__}")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("files", f"the file name {name!r} is not valid text: "
+                                           "rename the file") from None
         check_file(name, content)
         out.append((name, bytes(content)))
     if len(out) > MAX_FILES:
@@ -370,6 +383,13 @@ def prepare(
     settings = settings or Settings.load()
     if user is not None:
         check_id("user", user)
+    # what the package posts or attaches never carries a secret it knows (SECURITY.md 36):
+    # a cell or a batch run that printed its environment is redacted here, for every entry
+    secrets = known_secrets(settings)
+    if secrets and isinstance(message, str):
+        message = redact(message, secrets)
+    if secrets and files:
+        files = [(name, redact_bytes(blob, secrets)) for name, blob in _read_files(files)]
     if via is not None:
         return _prepare_webhook(message, via, settings, fit=fit, to_contact=to_contact,
                                 to_channel=to_channel, reply_to=reply_to, mentions=mentions,

@@ -23,6 +23,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import ValidationError, ZoomNotebookError
+from .secret import remember_secret
 
 #: what the kernel of a run is told (read by alerts.where_and_when)
 PARAMETERS_ENV = "ZOOM_NOTEBOOK_PARAMETERS"
@@ -37,8 +38,25 @@ def parse_value(text: str) -> Any:
         return text
 
 
+#: parameter names whose values are not shown in Zoom (an API key passed with -p)
+SECRET_NAME = re.compile(r"key|token|secret|passw|credential|auth", re.I)
+
+
 def describe(parameters: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in parameters.items())
+    """``epochs=30, lr=0.001``; a parameter named like a secret shows ``***``."""
+    return ", ".join(f"{k}={'***' if SECRET_NAME.search(str(k)) else repr(v)}"
+                     for k, v in parameters.items())
+
+
+def check_names(parameters: dict[str, Any]) -> None:
+    """Parameter names become Python assignments in the notebook: each must be a plain
+    identifier (papermill writes ``NAME = VALUE`` into a cell)."""
+    import keyword
+
+    for name in parameters:
+        if not (isinstance(name, str) and name.isidentifier()) or keyword.iskeyword(name):
+            raise ValidationError("-p", f"{name!r} is not a parameter name: use letters, "
+                                        "digits and _ (a Python variable name)")
 
 
 def run(notebook: str, *, parameters: dict[str, Any] | None = None,
@@ -59,6 +77,7 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
         raise ValidationError("--output", f"the folder {out.parent} does not exist: create "
                                           "it (mkdir -p) or choose another --output")
     params = dict(parameters or {})
+    check_names(params)
     settings = settings or Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
     try:
@@ -72,7 +91,11 @@ def run(notebook: str, *, parameters: dict[str, Any] | None = None,
     # The kernel inherits these: its own alerts name the notebook and its parameters,
     # as ours do ("train.ipynb on gpu-01 (epochs=3)").
     os.environ["JPY_SESSION_NAME"] = str(source)
-    os.environ[PARAMETERS_ENV] = json.dumps(params, default=str)
+    secret = {k for k in params if SECRET_NAME.search(k)}
+    for name in secret:  # never posted: masked in the names, redacted from the output
+        remember_secret(str(params[name]))
+    os.environ[PARAMETERS_ENV] = json.dumps(
+        {k: "***" if k in secret else v for k, v in params.items()}, default=str)
     what = where_and_when()
     start = _post(f"▶️ {what}: started", target, settings)
     began = time.monotonic()

@@ -17,6 +17,56 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: the fields of a token response that are secrets
 TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+#: environment variables whose values are secrets the package knows (SECURITY.md 36)
+SECRET_ENV = ("ZOOM_CLIENT_SECRET", "ZOOM_ACCESS_TOKEN", "ZOOM_WEBHOOK_TOKEN",
+              "ZOOM_WEBHOOK_URL")
+#: what a known secret becomes in anything the package posts or attaches
+REDACTED = "[redacted]"
+#: shorter values are not redacted (they would match ordinary text)
+MIN_SECRET = 8
+
+
+#: more values this process was told are secret (a batch run's ``-p api_key ...``)
+_remembered: set[str] = set()
+
+
+def remember_secret(value: Any) -> None:
+    """Treat ``value`` as a secret in everything posted from now on."""
+    if isinstance(value, str) and len(value) >= MIN_SECRET:
+        _remembered.add(value)
+
+
+def known_secrets(settings: Any = None) -> list[str]:
+    """The secret values this process knows (the settings' client secret, access token,
+    webhook URL and token; the same variables in the environment; the webhook's hook id),
+    longest first, for :func:`redact`."""
+    import os
+
+    values = {os.environ.get(name) for name in SECRET_ENV} | _remembered
+    if settings is not None:
+        values |= {getattr(settings, field, None) for field in
+                   ("client_secret", "access_token", "webhook_token", "webhook_url")}
+    for url in [v for v in values if v and "/" in str(v)]:
+        values.add(str(url).rstrip("/").rsplit("/", 1)[-1].split("?")[0])  # the hook id
+    return sorted({str(v) for v in values if v and len(str(v)) >= MIN_SECRET},
+                  key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every known secret value replaced by ``[redacted]``."""
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def redact_bytes(blob: bytes, secrets: list[str]) -> bytes:
+    """The same for a file's bytes (an output notebook, a log): UTF-8 occurrences."""
+    for value in secrets:
+        raw = value.encode("utf-8")
+        if raw in blob:
+            blob = blob.replace(raw, REDACTED.encode("ascii"))
+    return blob
 
 
 class Secret(str):
