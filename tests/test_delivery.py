@@ -6,6 +6,8 @@ import datetime as dt
 import email.utils
 import time
 
+import pytest
+
 import zoom_notebook as zn
 from zoom_notebook import retry
 from zoom_notebook.outbox import Outbox, _line, get_outbox
@@ -122,3 +124,54 @@ def test_a_long_queue_does_not_rewrite_the_journal_on_every_line(tmp_path, monke
                                "status": "queued"}}])
     assert len(calls) <= 3  # amortized: once per doubling, not once per line
     assert len(box._replay().records) == 6000
+
+
+def _record(i):
+    return {"keep": {"id": f"r{i}", "payload": {"message": f"m{i}", "to_channel": "C"},
+                     "status": "failed"}}
+
+
+def test_issue24_finding_2_a_short_write_is_finished_or_undone_and_raised(tmp_path,
+                                                                        monkeypatch):
+    """SECURITY.md 37: os.write may write less than asked (a disk nearly full): the rest is
+    written; when the disk is full, the partial record is removed and ENOSPC raised, so
+    nothing is reported kept that a later read would skip."""
+    import errno
+    import os
+
+    from zoom_notebook import outbox as outbox_module
+
+    box = Outbox(tmp_path, lambda: None)
+    box._append([_record(0)])
+    real = os.write
+    monkeypatch.setattr(outbox_module.os, "write",
+                        lambda fd, data: real(fd, bytes(data)[:7]))  # 7 bytes at a time
+    box._append([_record(1)])
+    assert sorted(box._replay().records) == ["r0", "r1"] and not box._replay().damaged
+
+    calls = [0]
+
+    def full(fd, data):
+        calls[0] += 1
+        if calls[0] == 1:
+            return real(fd, bytes(data)[:20])  # part of it, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outbox_module.os, "write", full)
+    with pytest.raises(OSError) as err:
+        box._append([_record(2)])
+    assert err.value.errno == errno.ENOSPC
+    journal = box._replay()
+    assert sorted(journal.records) == ["r0", "r1"] and not journal.damaged  # nothing torn
+
+
+def test_issue24_finding_14_a_symlink_in_place_of_the_journal_is_not_written_through(
+        tmp_path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("do not touch\n")
+    box = Outbox(tmp_path / "home", lambda: None)
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "home" / "outbox.jsonl").symlink_to(target)
+    with pytest.raises(OSError):
+        box._append([_record(0)])
+    assert target.read_text() == "do not touch\n"

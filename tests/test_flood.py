@@ -34,8 +34,8 @@ def test_reserved_moments_keep_every_window_and_waste_little(tmp_path):
 
 
 def test_a_block_zoom_announced_holds_every_process(tmp_path):
-    flood.block(tmp_path, "u", "c1", 5000.0)
-    assert flood.reserve(tmp_path, "u", "c1", clock=lambda: 1000.0) == 5000.0
+    flood.block(tmp_path, "u", "c1", 1250.0)  # Zoom's blocks last at most 300 s
+    assert flood.reserve(tmp_path, "u", "c1", clock=lambda: 1000.0) == 1250.0
 
 
 def test_processes_share_one_ledger(tmp_path):
@@ -127,3 +127,37 @@ def test_a_429_one_process_meets_holds_the_others(user_env, monkeypatch):
     later = flood.reserve(home, api.client().api_url, ch)
     assert later - time.time() > 80  # every process now waits the block out
     assert item.status != "sent" and get_outbox().pending()  # kept, to be sent after it
+
+
+@pytest.mark.parametrize("written", [
+    {"times": [], "blocked": 1e12},                    # a planted far-future block
+    {"times": [], "blocked": float("inf")},
+    {"times": [1000.0 + 87385.0] * 500, "blocked": 0},  # a host whose clock runs a day ahead
+    {"times": "yesterday", "blocked": "soon"},
+])
+def test_issue24_finding_4_a_ledger_far_ahead_holds_nothing(tmp_path, written):
+    """SECURITY.md 39: what the ledger says is trusted only within Zoom's bounds: no block
+    longer than Zoom's longest (300 s), no reservation further ahead than a queue."""
+    import json
+
+    data, _ = flood._paths(tmp_path, "u", "c")
+    data.parent.mkdir(parents=True)
+    data.write_text(json.dumps(written))
+    assert flood.reserve(tmp_path, "u", "c", clock=lambda: 1000.0) == 1000.0
+
+
+def test_issue24_finding_14_a_fifo_or_device_in_place_of_the_ledger_is_not_read(tmp_path):
+    import threading
+
+    data, _ = flood._paths(tmp_path, "u", "c")
+    data.parent.mkdir(parents=True)
+    os.mkfifo(data)  # a reader of a FIFO would hang forever
+    result = []
+    reader = threading.Thread(target=lambda: result.append(
+        flood.reserve(tmp_path, "u", "c", clock=lambda: 1000.0)), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert result == [1000.0]
+    os.unlink(data)
+    os.symlink("/dev/zero", data)  # gigabytes of nothing
+    assert flood.reserve(tmp_path, "u", "c", clock=lambda: 1000.0) == 1000.0

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +34,33 @@ FOLDER = "floods"
 #: the longest block Zoom gives a channel (450 in 1,000 s): a longer Retry-After is the
 #: account's daily limit, which is not the channel's to wait out
 MAX_BLOCK = 300.0
+
+
+#: a ledger's reserved moments and its size are bounded when read
+MAX_AHEAD = 2 * WINDOWS[-1][1]
+MAX_TIMES = 4 * WINDOWS[-1][0]
+MAX_BYTES = 256 * 1024
+
+
+def _read_bounded(path: Path) -> dict[str, Any]:
+    """The ledger as a dict, or {} for anything else: a missing, damaged or oversized file,
+    or a FIFO, device or symlink planted in its place (never followed or read without
+    limit)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:
+        return {}
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_BYTES + 1)
+        state = json.loads(data) if len(data) <= MAX_BYTES else {}
+    except (OSError, ValueError):
+        return {}
+    finally:
+        os.close(fd)
+    return state if isinstance(state, dict) else {}
 
 
 def _paths(home: Path, api_url: str, channel: str) -> tuple[Path, Path]:
@@ -64,12 +93,20 @@ def _ledger(home: Path, api_url: str, channel: str,  # type: ignore[no-untyped-d
     data_path, lock_path = _paths(home, api_url, channel)
     data_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with FileLock(str(lock_path), timeout=10):
-        try:
-            state = json.loads(data_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = {}
-        times = sorted(float(t) for t in state.get("times", []) if isinstance(t, (int, float)))
-        box: dict[str, Any] = {"times": times, "blocked": float(state.get("blocked") or 0.0)}
+        now = clock()
+        state = _read_bounded(data_path)
+        # what another process (or another host, with its own clock) wrote is trusted
+        # only within Zoom's own bounds: no block longer than Zoom's longest, no moment
+        # reserved further ahead than a full queue could be (SECURITY.md 39)
+        raw_times = state.get("times") if isinstance(state.get("times"), list) else []
+        times = sorted(float(t) for t in raw_times[:MAX_TIMES]
+                       if isinstance(t, (int, float)) and math.isfinite(t)
+                       and t <= now + MAX_AHEAD)
+        blocked = state.get("blocked")
+        blocked = (float(blocked) if isinstance(blocked, (int, float))
+                   and math.isfinite(blocked) else 0.0)
+        box: dict[str, Any] = {"times": times,
+                               "blocked": blocked if blocked <= now + MAX_BLOCK else 0.0}
         yield box
         horizon = clock() - WINDOWS[-1][1] - MARGIN
         box["times"] = [t for t in box["times"] if t > horizon]

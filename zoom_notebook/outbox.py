@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import socket
@@ -251,6 +252,23 @@ class Journal:
     leases: dict[str, float]
     damaged: list[int]  # line numbers
     lines: int
+
+
+def write_whole(fd: int, data: bytes, size: int) -> None:
+    """Write all of ``data`` at the end of ``fd`` (which was ``size`` bytes long): a short
+    write is continued to the end; one that cannot be (a full disk) is undone and raised,
+    so nothing is called "kept" that a later read would skip (SECURITY.md 37)."""
+    view = memoryview(data)
+    try:
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)  # no torn record left behind
+        raise
 
 
 def _line(entry: dict[str, Any]) -> str:
@@ -865,12 +883,14 @@ class Outbox:
         with contextlib.ExitStack() as stack:
             if not locked:
                 stack.enter_context(self._file_lock())
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            # a symlink planted in place of the journal is refused, not written through
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     body = b"\n" + body
-                os.write(fd, body)
+                write_whole(fd, body, size)
                 if sync:
                     os.fsync(fd)
             finally:
