@@ -98,7 +98,8 @@ def _ledger(home: Path, api_url: str, channel: str,  # type: ignore[no-untyped-d
         # what another process (or another host, with its own clock) wrote is trusted
         # only within Zoom's own bounds: no block longer than Zoom's longest, no moment
         # reserved further ahead than a full queue could be (SECURITY.md 39)
-        raw_times = state.get("times") if isinstance(state.get("times"), list) else []
+        listed = state.get("times")
+        raw_times: list[Any] = listed if isinstance(listed, list) else []
         times = sorted(float(t) for t in raw_times[:MAX_TIMES]
                        if isinstance(t, (int, float)) and math.isfinite(t)
                        and t <= now + MAX_AHEAD)
