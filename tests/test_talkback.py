@@ -474,3 +474,51 @@ def test_cli_watchdog_reports_a_killed_command_and_never_ends_silently(user_env,
                  down]) == 137
     assert len(user_env.drafts()) == 1  # Zoom will post "may have died" when it is due
     assert "stays in Zoom" in capsys.readouterr().err
+
+
+def test_issue24_finding_8_more_than_100_replies_in_one_second_do_not_hide_the_answer(
+        user_env):
+    from zoom_notebook import api
+    from zoom_notebook.poller import ThreadReader
+
+    ch = user_env.channel_id("general")
+    question = zn.send("Which one?", to_channel=ch)
+    ids = [user_env.reply("alan", f"noise {i}", to_channel=ch, reply_to=question.id)
+           for i in range(150)]
+    ids.append(user_env.reply("grace", "the answer", to_channel=ch, reply_to=question.id))
+    second = int(time.time()) - 5
+    with user_env.world.lock:  # all of them within one second, in this order
+        for i, mid in enumerate(ids):
+            user_env.world.messages[mid].timestamp = second + i / 1000
+    reader = ThreadReader(api.client(), question.id, "to_channel", ch,
+                          since=dt.datetime.fromtimestamp(second - 30, dt.timezone.utc))
+    texts = []
+    for _ in range(4):
+        texts += [str(m.get("message")) for m in reader.read()]
+        if "the answer" in texts:
+            break
+    assert "the answer" in texts
+
+
+def test_issue24_finding_6_a_reply_1_does_not_stop_a_loop():
+    from zoom_notebook.answers import is_stop
+
+    assert is_stop("stop") and is_stop("  Stop! ") and is_stop("STOP.")
+    assert not is_stop("1") and not is_stop("don't stop") and not is_stop("")
+
+
+def test_issue24_finding_7_the_askers_own_post_is_never_the_answer(user_env, fast_polls):
+    """zn.send(..., reply_to="last") while zn.ask waits lands in the question's thread; it
+    is this package's own post, not an answer. A person's reply then is."""
+    ch = user_env.channel_id("general")
+
+    def meanwhile():
+        question = newest_from_me(user_env, "Anyone around?")
+        time.sleep(0.2)
+        zn.send("(posted by the notebook itself)", to_channel=ch, reply_to=question.id)
+        time.sleep(0.5)
+        user_env.reply("grace", "I am", to_channel=ch, reply_to=question.id)
+
+    threading.Thread(target=meanwhile, daemon=True).start()
+    answer = zn.ask("Anyone around?", to_channel=ch, timeout=20)
+    assert answer.text == "I am" and "Grace" in answer.user

@@ -363,8 +363,8 @@ class Progress(Generic[T]):
 
     def _watch_for_stop(self) -> None:
         """Read the progress message's thread until someone allowed says "stop"."""
-        from .answers import match
-        from .api import client
+        from .answers import is_stop
+        from .api import client, posted_replies
         from .errors import ZoomNotebookError
         from .poller import BUDGET, ThreadReader, sender_matches, sender_name
 
@@ -384,9 +384,11 @@ class Progress(Generic[T]):
                 warnings.warn(f"zoom-notebook cannot read the progress thread, so 'stop' "
                               f"from Zoom will not be seen: {exc}", stacklevel=1)
                 return
+            ours = posted_replies(self._settings) if fresh else set()
             for reply in fresh:
-                if (sender_matches(reply, self._from_users)
-                        and (match(str(reply.get("message") or ""), ["stop"]) == "stop")):
+                if (str(reply.get("msg_id")) not in ours
+                        and sender_matches(reply, self._from_users)
+                        and is_stop(str(reply.get("message") or ""))):
                     self.stopped_by = sender_name(reply)
                     return
 

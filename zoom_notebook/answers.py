@@ -97,6 +97,12 @@ def match(text: str, choices: Sequence[str] | None) -> str | None:
     return None
 
 
+def is_stop(text: str) -> bool:
+    """Does a reply in a stoppable progress thread say "stop"? The word itself (any case,
+    "Stop!"), never a number: "1" is not a choice there (issue 24 finding 6)."""
+    return " ".join(text.split()).strip(" .!?\"'").lower() == "stop"
+
+
 def question_text(question: str, choices: Sequence[str] | None) -> str:
     """The message posted (Markdown: the numbers are bold)."""
     text = question.strip()
@@ -177,7 +183,11 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
                           user=None if settings.user == "me" else settings.user, budget=budget)
     budget.fast()
     while budget.turn(deadline):
-        for reply in reader.read():
+        fresh = reader.read()
+        ours = api.posted_replies(settings) if fresh else set()
+        for reply in fresh:
+            if str(reply.get("msg_id")) in ours:  # this package's own post, never an answer
+                continue
             if not sender_matches(reply, users):
                 continue
             picked = match(str(reply.get("message") or ""), picks)

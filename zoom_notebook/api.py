@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Union
@@ -684,6 +685,48 @@ def thread_key(draft: Draft) -> tuple[str, str, str, str]:
 def remember_thread(draft: Draft, message_id: str) -> None:
     """Record the thread of a delivered message for ``reply_to="last"``."""
     note_thread(thread_key(draft), draft.reply_to or message_id)
+    if draft.reply_to:
+        note_posted_reply(draft.settings, message_id)
+
+
+#: Replies this package posted (ids), in this process and, for the other processes of
+#: this home folder, in ``posted-replies``: ``zn.ask`` never takes one for an answer.
+POSTED_FILE = "posted-replies"
+_posted: set[str] = set()
+
+
+def note_posted_reply(settings: Settings, message_id: str) -> None:
+    with _lock:
+        _posted.add(message_id)
+    try:
+        fd = os.open(settings.home_dir / POSTED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            os.write(fd, f"{message_id}\n".encode())  # one short line: whole or nothing
+        finally:
+            os.close(fd)
+    except OSError:  # only shared with other processes when the folder allows it
+        pass
+
+
+def posted_replies(settings: Settings) -> set[str]:
+    """The ids of replies this package posted: this process's, and the newest of this
+    home's (the file's tail, bounded)."""
+    with _lock:
+        out = set(_posted)
+    path = settings.home_dir / POSTED_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:
+        return out
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            size = os.fstat(fd).st_size
+            tail = os.pread(fd, 64 * 1024, max(0, size - 64 * 1024))
+            out |= {line for line in tail.decode("utf-8", "replace").split() if line}
+    finally:
+        os.close(fd)
+    return out
 
 
 def note_thread(key: Iterable[str], main_id: str) -> None:

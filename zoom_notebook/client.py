@@ -436,14 +436,15 @@ class ZoomChatClient:
 
     def thread_response(self, message_id: str, *, to_channel: str | None = None,
                         to_contact: str | None = None, since: dt.datetime | None = None,
-                        limit: int = 100, user: str | None = None) -> "requests.Response":
+                        limit: int = 100, user: str | None = None, sort: str = "asc"
+                        ) -> "requests.Response":
         """``get_thread``'s response itself, with its rate-limit headers (the poller
-        of ``zn.ask`` paces itself by them)."""
+        of ``zn.ask`` paces itself by them). ``sort="desc"``: the newest replies."""
         kind, target = check_target(to_contact, to_channel)
         mid = quote(check_id("message_id", message_id), safe="")
         since = since or (_utcnow() - dt.timedelta(days=7))
         params = {kind: target, "from": since.astimezone(dt.timezone.utc).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"), "limit": limit, "sort": "asc"}
+            "%Y-%m-%dT%H:%M:%SZ"), "limit": limit, "sort": sort}
         return self.request(
             "GET", f"/chat/users/{self._user_path(user)}/messages/{mid}/thread",
             params=params)

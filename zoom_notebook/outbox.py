@@ -742,6 +742,11 @@ class Outbox:
 
             main = item.request_payload().get("reply_main_message_id") or message_id
             note_thread(item.thread_key, main)
+        if message_id and item.request_payload().get("reply_main_message_id"):
+            from .api import note_posted_reply
+            from .config import Settings
+
+            note_posted_reply(Settings.load(), message_id)
         self._notify(item)
         if item.latest and item.latest != item.payload.get("message"):
             kind, target = item.conversation

@@ -102,6 +102,7 @@ class ThreadReader:
             since = dt.datetime.fromtimestamp(time.time() + skew - 60, dt.timezone.utc)
         self.since = since
         self.seen: set[str] = set()
+        self._sort = "asc"
 
     def read(self) -> list[dict[str, Any]]:
         """One request: replies not seen before. Zoom's errors that may clear (a rate
@@ -111,7 +112,7 @@ class ThreadReader:
         try:
             resp = self.client.thread_response(
                 self.message_id, since=self.since, limit=100, user=self.user,
-                **{self.kind: self.target})
+                sort=self._sort, **{self.kind: self.target})
         except RateLimited as exc:
             wait = HOLD_429
             if exc.retry_at is not None:
@@ -130,9 +131,19 @@ class ThreadReader:
                           key=lambda m: int(m.get("timestamp") or 0))
         fresh = [m for m in messages if m.get("is_reply") and m.get("msg_id") not in self.seen]
         self.seen.update(str(m.get("msg_id")) for m in fresh)
-        if len(messages) >= 100:  # a long thread: read on from the newest seen
-            newest = int(messages[-1].get("timestamp") or 0) / 1000
-            self.since = dt.datetime.fromtimestamp(int(newest), dt.timezone.utc)
+        if self._sort == "desc":  # the newest page was read: carry on after it
+            self._sort = "asc"
+            if messages:
+                newest = int(messages[-1].get("timestamp") or 0) // 1000
+                self.since = dt.datetime.fromtimestamp(newest + 1, dt.timezone.utc)
+        elif len(messages) >= 100:  # a long thread: read on from the newest seen
+            newest = int(messages[-1].get("timestamp") or 0) // 1000
+            moved = dt.datetime.fromtimestamp(newest, dt.timezone.utc)
+            if moved <= self.since:
+                # 100 replies or more within one second: reading from it again would
+                # return the same page forever; the next read takes the newest ones
+                self._sort = "desc"
+            self.since = moved
         return fresh
 
     def _note(self, headers: Any) -> None:

@@ -802,6 +802,7 @@ class SandboxApp:
         thread = [m for m in self.world.conversation_messages(conv)
                   if (m.id == main.id or m.reply_main_message_id == main.id)
                   and since_ts <= m.timestamp < until_ts]
+        thread.sort(key=lambda m: m.timestamp)  # "sorted by the reply time"
         if sort == "desc":
             thread.reverse()
         out = []
