@@ -522,3 +522,25 @@ def test_issue24_finding_7_the_askers_own_post_is_never_the_answer(user_env, fas
     threading.Thread(target=meanwhile, daemon=True).start()
     answer = zn.ask("Anyone around?", to_channel=ch, timeout=20)
     assert answer.text == "I am" and "Grace" in answer.user
+
+
+def test_issue24_finding_5_stop_pressed_while_a_watchdog_schedules_leaves_no_draft(
+        user_env, monkeypatch):
+    """The interrupt lands after Zoom made the draft and before the watchdog kept it:
+    the draft is found and cancelled, and the interrupt still stops the cell."""
+    from zoom_notebook import api
+
+    ch = user_env.channel_id("general")
+    real = api.send
+
+    def send_then_interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "send", send_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with zn.watchdog("40m", to_channel=ch):
+            pass
+    monkeypatch.setattr(api, "send", real)
+    assert user_env.drafts() == []
+    assert user_env.advance(3 * 3600) == []  # nothing posted later

@@ -114,7 +114,13 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
         from .api import require
 
         require("schedule", self.settings)  # a draft it could not cancel would cry wolf
-        self._schedule()
+        try:
+            self._schedule()
+        except BaseException:
+            # interrupted (Stop pressed) or failed while scheduling: a draft Zoom may have
+            # made is found and cancelled, so it cannot cry wolf later (issue 24 finding 5)
+            self._sweep()
+            raise
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="zoom-notebook-watchdog",
                                         daemon=True)
@@ -185,6 +191,21 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
             if self.current is not None:
                 self._stale.append(self.current)
             self.current = sent
+
+    def _sweep(self) -> None:
+        """Cancel every scheduled message of this watchdog in its conversation (its text
+        is its own), whatever this process remembers of them."""
+        from . import api
+
+        try:
+            for draft in api.scheduled(settings=self.settings, **self.target):
+                if draft.message == self.message:
+                    self._cancel(draft)
+        except ZoomNotebookError as exc:
+            log.warning("watchdog: could not check for a scheduled message left behind: %s",
+                        exc)
+        with self._lock:
+            self.current, self._stale = None, []
 
     def _cancel(self, draft: Any) -> None:
         from .errors import ZoomAPIError
