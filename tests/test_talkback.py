@@ -544,3 +544,33 @@ def test_issue24_finding_5_stop_pressed_while_a_watchdog_schedules_leaves_no_dra
     monkeypatch.setattr(api, "send", real)
     assert user_env.drafts() == []
     assert user_env.advance(3 * 3600) == []  # nothing posted later
+
+
+def test_issue24_finding_9_names_edits_and_deadlines(user_env, fast_polls):
+    """A display name in from_users is refused (it could never match); an edited reply
+    is read again; a timeout holds even when Zoom's answers are slow."""
+    from zoom_notebook import ValidationError
+    from zoom_notebook.errors import AskTimeout
+
+    ch = user_env.channel_id("general")
+    with pytest.raises(ValidationError) as err:
+        zn.ask("Ship?", to_channel=ch, from_users="Grace Hopper", timeout=5)
+    assert err.value.field == "from_users" and "email" in str(err.value)
+    assert not [m for m in user_env.messages() if "Ship?" in m["message"]]  # before posting
+
+    def edit_later():
+        question = newest_from_me(user_env, "Deploy now?")
+        reply = user_env.reply("grace", "hmm", to_channel=ch, reply_to=question.id)
+        time.sleep(0.4)
+        with user_env.world.lock:  # Grace edits "hmm" into an answer
+            user_env.world.messages[reply].message = "yes"
+
+    threading.Thread(target=edit_later, daemon=True).start()
+    answer = zn.ask("Deploy now?", to_channel=ch, choices=["yes", "no"], timeout=20)
+    assert answer.choice == "yes"
+
+    user_env.inject("delay", seconds=8, count=20, method="GET", path="/thread")
+    start = time.monotonic()
+    with pytest.raises(AskTimeout):
+        zn.ask("Anyone?", to_channel=ch, timeout=2)
+    assert time.monotonic() - start < 6  # not the client's 60 s retry budget

@@ -82,7 +82,13 @@ def allowed_users(from_users: Any, who: str) -> list[str] | None:
     users = [from_users] if isinstance(from_users, str) else list(from_users)
     if not users or not all(isinstance(u, str) and u.strip() for u in users):
         raise ValidationError("from_users", f"give emails or user ids of {who}")
-    return users
+    for user in users:
+        if any(ch.isspace() for ch in user.strip()):
+            # a display name can never match a reply's sender (Zoom gives email and ids)
+            raise ValidationError("from_users", f"{user!r} looks like a name: give the email "
+                                                f"or user id of {who} (zn.contacts() finds "
+                                                "them)")
+    return [u.strip() for u in users]
 
 
 def match(text: str, choices: Sequence[str] | None) -> str | None:
@@ -183,7 +189,7 @@ def ask(question: str, *, to_channel: str | None = None, to_contact: str | None 
                           user=None if settings.user == "me" else settings.user, budget=budget)
     budget.fast()
     while budget.turn(deadline):
-        fresh = reader.read()
+        fresh = reader.read(None if deadline is None else deadline - budget.clock())
         ours = api.posted_replies(settings) if fresh else set()
         for reply in fresh:
             if str(reply.get("msg_id")) in ours:  # this package's own post, never an answer

@@ -152,12 +152,15 @@ class ZoomChatClient:
         files: Any = None,
         idempotent: bool | None = None,
         describe: tuple[str | None, str | None] = (None, None),
+        budget: float | None = None,
     ) -> "requests.Response":
         """Send one API call; return the successful response or raise a typed error.
 
         ``base`` is ``"api"`` or ``"file"``. ``idempotent`` defaults to True for GET
         and PUT: those may be retried after an unknown outcome; a POST never is.
-        ``describe`` is ``(target, text)`` for an ``OutcomeUnknown``.
+        ``describe`` is ``(target, text)`` for an ``OutcomeUnknown``. ``budget``: the
+        caller's own deadline, in seconds from now: retries, waits and each read stop
+        within it (a ``zn.ask(timeout=3)`` never waits the client's whole budget).
         """
         import requests
 
@@ -165,8 +168,12 @@ class ZoomChatClient:
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
         url = (self.file_api_url if base == "file" else self.api_url) + path
-        deadline = time.monotonic() + self.retry_budget
-        connect_deadline = time.monotonic() + min(self.retry_budget, CONNECT_BUDGET)
+        total = self.retry_budget if budget is None else max(0.0, min(self.retry_budget,
+                                                                      budget))
+        deadline = time.monotonic() + total
+        connect_deadline = time.monotonic() + min(total, CONNECT_BUDGET)
+        timeout = self.timeout if budget is None else (
+            min(self.timeout[0], max(0.5, total)), min(self.timeout[1], max(0.5, total)))
         attempt = 0
         refreshed = False
         while True:
@@ -174,7 +181,7 @@ class ZoomChatClient:
             token = self.credentials.access_token()
             try:
                 resp = self._send(method, url, token, params=params, json=json,
-                                  data=data, files=files)
+                                  data=data, files=files, timeout=timeout)
             except requests.RequestException as exc:
                 if is_connect_error(exc):
                     if self._backoff(attempt, connect_deadline):
@@ -221,7 +228,9 @@ class ZoomChatClient:
             raise ZoomAPIError(status, code, str(body.get("message") or resp.reason or ""),
                                _tracking_id(resp), errors=body.get("errors") or None)
 
-    def _send(self, method: str, url: str, token: str, **kwargs: Any) -> "requests.Response":
+    def _send(self, method: str, url: str, token: str, *,
+              timeout: tuple[float, float] | None = None, **kwargs: Any
+              ) -> "requests.Response":
         """One HTTP exchange, following redirects by hand so Authorization is kept
         (``requests`` drops it when the host changes; Zoom's file API redirects)."""
         origin = urlsplit(url)
@@ -230,7 +239,8 @@ class ZoomChatClient:
             if self.may_carry_token(origin.geturl(), url):
                 headers["Authorization"] = Secret(f"Bearer {token}")
             resp = guarded(functools.partial(
-                self.session.request, method, url, headers=headers, timeout=self.timeout,
+                self.session.request, method, url, headers=headers,
+                timeout=timeout or self.timeout,
                 allow_redirects=False, **kwargs), "talking to Zoom")
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 url = urljoin(url, resp.headers["Location"])
@@ -436,8 +446,8 @@ class ZoomChatClient:
 
     def thread_response(self, message_id: str, *, to_channel: str | None = None,
                         to_contact: str | None = None, since: dt.datetime | None = None,
-                        limit: int = 100, user: str | None = None, sort: str = "asc"
-                        ) -> "requests.Response":
+                        limit: int = 100, user: str | None = None, sort: str = "asc",
+                        budget: float | None = None) -> "requests.Response":
         """``get_thread``'s response itself, with its rate-limit headers (the poller
         of ``zn.ask`` paces itself by them). ``sort="desc"``: the newest replies."""
         kind, target = check_target(to_contact, to_channel)
@@ -447,7 +457,7 @@ class ZoomChatClient:
             "%Y-%m-%dT%H:%M:%SZ"), "limit": limit, "sort": sort}
         return self.request(
             "GET", f"/chat/users/{self._user_path(user)}/messages/{mid}/thread",
-            params=params)
+            params=params, budget=budget)
 
 
 def check_text_nonempty(field: str, value: Any) -> str:

@@ -70,6 +70,8 @@ class Budget:
                 return False
             with self._lock:
                 now = self.clock()
+                if deadline is not None and now >= deadline:
+                    return False  # a turn that comes after the deadline is no turn
                 at = max(self._next, self._hold)
                 if at <= now:
                     self._next = now + self._gap
@@ -104,15 +106,16 @@ class ThreadReader:
         self.seen: set[str] = set()
         self._sort = "asc"
 
-    def read(self) -> list[dict[str, Any]]:
-        """One request: replies not seen before. Zoom's errors that may clear (a rate
-        limit, the network) give no replies this turn, and a 429 holds every waiter."""
+    def read(self, budget: float | None = None) -> list[dict[str, Any]]:
+        """One request: replies not seen before (an edited reply counts as new). Zoom's
+        errors that may clear (a rate limit, the network) give no replies this turn, and a
+        429 holds every waiter. ``budget``: seconds this read may take at most."""
         from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ZoomAPIError
 
         try:
             resp = self.client.thread_response(
                 self.message_id, since=self.since, limit=100, user=self.user,
-                sort=self._sort, **{self.kind: self.target})
+                sort=self._sort, budget=budget, **{self.kind: self.target})
         except RateLimited as exc:
             wait = HOLD_429
             if exc.retry_at is not None:
@@ -129,8 +132,8 @@ class ThreadReader:
         self._note(resp.headers)
         messages = sorted(resp.json().get("messages") or [],
                           key=lambda m: int(m.get("timestamp") or 0))
-        fresh = [m for m in messages if m.get("is_reply") and m.get("msg_id") not in self.seen]
-        self.seen.update(str(m.get("msg_id")) for m in fresh)
+        fresh = [m for m in messages if m.get("is_reply") and _seen_key(m) not in self.seen]
+        self.seen.update(_seen_key(m) for m in fresh)
         if self._sort == "desc":  # the newest page was read: carry on after it
             self._sort = "asc"
             if messages:
@@ -155,6 +158,11 @@ class ThreadReader:
             self.budget.slow(LOW_PACE)
         elif int(remaining) == 0:
             self.budget.hold(1.0)
+
+
+def _seen_key(reply: dict[str, Any]) -> str:
+    """A reply as read: its id and its text, so an edited reply is read again."""
+    return f"{reply.get('msg_id')}\n{reply.get('message')}"
 
 
 def sender_matches(reply: dict[str, Any], allowed: list[str] | None) -> bool:
