@@ -117,7 +117,12 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
                 ("three asks waiting at once: reads in all / one ask's",
                  f"{r['three total']} / {r['total']}", "≈ 1 ×"),
                 ("an hour of waiting: reads (a Free account's Medium limit: 2,000 a day)",
-                 f"{r['per hour']:.0f}", "")]
+                 f"{r['per hour']:.0f}", ""),
+                ("a loop of short stoppable bars: thread reads per minute (was 20)",
+                 str(r["bars per minute"]), "≤ 8"),
+                ("`zn.progress(every=0)` over a tight loop: edits per second, the final "
+                 "aside (was 46)",
+                 f"{r['edits per second']:.2f}", "≤ 1")]
 
     def fleet_rows() -> list[Row]:
         r = fleet.run()

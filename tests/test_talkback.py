@@ -574,3 +574,41 @@ def test_issue24_finding_9_names_edits_and_deadlines(user_env, fast_polls):
     with pytest.raises(AskTimeout):
         zn.ask("Anyone?", to_channel=ch, timeout=2)
     assert time.monotonic() - start < 6  # not the client's 60 s retry budget
+
+
+def _bars_for_a_minute(budget, clock):
+    """Short stoppable bars back to back for one virtual minute: each starts a waiter
+    (fast()) and takes its turns while it runs (3 s)."""
+    while clock[0] < 60:
+        budget.fast()
+        end = clock[0] + 3
+        while budget.turn(deadline=end):
+            pass
+    return budget.requests
+
+
+def test_issue24_finding_10_a_loop_of_stoppable_bars_reads_at_a_floor():
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    budget = Budget(clock=lambda: clock[0], sleep=sleep)
+    reads = _bars_for_a_minute(budget, clock)
+    assert reads <= 8, reads  # it was 18 a minute: each bar restarted the fast pace
+
+
+def test_issue24_finding_10_progress_every_0_edits_at_most_once_a_second(user_env):
+    from zoom_notebook.alerts import EDIT_FLOOR
+    from zoom_notebook.outbox import get_outbox
+
+    ch = user_env.channel_id("general")
+    start = time.monotonic()
+    for _ in zn.progress(range(300), desc="Tight", to_channel=ch, every=0):
+        time.sleep(0.01)
+    took = time.monotonic() - start
+    assert get_outbox().flush(20)
+    puts = [r for r in user_env.requests() if r["method"] == "PUT"]
+    assert 1 <= len(puts) <= took / EDIT_FLOOR + 2  # it was 46 edits a second
+    with pytest.raises(zn.ValidationError):
+        zn.progress(range(3), to_channel=ch, every=-1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import re
 import socket
@@ -263,6 +264,11 @@ class notify:  # a class used like a function: ``with zn.notify(...)``
         return wrapper
 
 
+#: the least time between two edits of one progress message, whatever ``every`` says:
+#: an edit is a Medium-limit call (2 a second for a whole Free account) and a journal write
+EDIT_FLOOR = 1.0
+
+
 def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Progress",
              to_channel: str | None = None, to_contact: str | None = None,
              mentions: Mentions = None, reply_to: str | None = None, every: float = 10.0,
@@ -280,6 +286,10 @@ def progress(iterable: Iterable[T], total: int | None = None, *, desc: str = "Pr
     the final edit says who stopped it. The thread is read back politely (see
     ``zoom_notebook.poller``), in a background thread: the loop never waits for it.
     """
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not (
+            every >= 0 and math.isfinite(every)):
+        raise ValidationError("every", "give the seconds between edits: a number >= 0 "
+                                       f"(edits are at most one every {EDIT_FLOOR:g} s)")
     settings = Settings.load()
     target = resolve_target(to_channel, to_contact, settings)
     check_alert_target(target, mentions, reply_to, settings)
@@ -329,6 +339,7 @@ class Progress(Generic[T]):
         self._finished = False
         self._in_with = False
         self._stoppable = False
+        self._last_edit = 0.0
         self._from_users: list[str] | None = None
         #: who stopped the loop from Zoom ("Grace Hopper (grace@...)"), once someone has
         self.stopped_by: str | None = None
@@ -395,6 +406,10 @@ class Progress(Generic[T]):
     def _edit(self, text: str, *, final: bool = False) -> None:
         if self._finished:
             return
+        now = time.monotonic()
+        if not final and now - self._last_edit < EDIT_FLOOR:
+            return  # every=0, a tqdm mininterval of 0: Zoom still gets one edit a second
+        self._last_edit = now
         self._finished = final
         if final:
             self._watch_done.set()

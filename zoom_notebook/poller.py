@@ -28,6 +28,8 @@ FIRST, FACTOR, CAP = 2.0, 1.5, 30.0
 HOLD_429 = 60.0
 #: below this many calls left of a daily limit, the pace drops to LOW_PACE
 LOW_REMAINING, LOW_PACE = 100, 300.0
+#: seconds before a new waiter may bring the fast pace back
+REFAST = 600.0
 #: how long a sleep between checks is at most (an interrupt or a stop lands this fast)
 SLICE = 0.2
 
@@ -43,13 +45,21 @@ class Budget:
         self._next = 0.0
         self._hold = 0.0
         self._gap = FIRST
+        self._fast_at = -REFAST
         self.requests = 0
 
     def fast(self) -> None:
-        """A new waiter: start at the fast pace again (holds from Zoom still apply)."""
+        """A new waiter: start at the fast pace again (holds from Zoom still apply) — at
+        most once every ``REFAST`` seconds: a loop of short stoppable bars does not keep
+        the process at the fast pace (issue 24 finding 10)."""
         with self._lock:
+            now = self.clock()
+            if now - self._fast_at < REFAST:
+                self._next = max(self._next, now + FIRST)
+                return
+            self._fast_at = now
             self._gap = FACTOR * FIRST
-            self._next = self.clock() + FIRST
+            self._next = now + FIRST
 
     def hold(self, seconds: float) -> None:
         """Zoom asked for a pause: nobody in this process reads for ``seconds``."""
