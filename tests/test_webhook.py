@@ -105,3 +105,80 @@ def test_the_webhook_needs_https_and_both_settings(monkeypatch):
     with pytest.raises(ValidationError) as err:
         zn.send("x", via="webhook")
     assert err.value.field == "ZOOM_WEBHOOK_TOKEN"
+
+
+class _Hostile:
+    """A local server playing a misbehaving webhook: a redirect, or an answer dripped one
+    byte a second."""
+
+    def __init__(self, answer: bytes, drip: float = 0.0) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        self.answer, self.drip = answer, drip
+        self.stopped = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        import contextlib
+        import time
+
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), conn:
+                conn.settimeout(5)
+                self.requests.append(conn.recv(65536))
+                for i in range(len(self.answer)):
+                    if self.stopped.is_set():
+                        return
+                    conn.sendall(self.answer[i:i + 1] if self.drip else self.answer[i:])
+                    if not self.drip:
+                        break
+                    time.sleep(self.drip)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.sock.close()
+
+
+def test_issue24_finding_11_a_redirect_is_refused_and_a_slow_answer_has_a_deadline(
+        monkeypatch):
+    import time
+
+    from zoom_notebook import webhook
+    from zoom_notebook.config import Settings
+    from zoom_notebook.errors import OutcomeUnknown
+
+    redirect = _Hostile(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\n"
+                        b"Content-Length: 0\r\n\r\n")
+    try:
+        settings = Settings.load(environ={
+            "ZOOM_WEBHOOK_URL": f"http://127.0.0.1:{redirect.port}/incoming/hook/abcdefgh12",
+            "ZOOM_WEBHOOK_TOKEN": "tok-0123456789"})
+        with pytest.raises(ZoomAPIError) as err:
+            webhook.post("hello", settings)
+        assert err.value.status == 302 and "not followed" in str(err.value)
+        assert len(redirect.requests) == 1  # no second request anywhere
+    finally:
+        redirect.close()
+
+    slow = _Hostile(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", drip=1.0)
+    monkeypatch.setattr(webhook, "DEADLINE", 2.0)
+    try:
+        settings = Settings.load(environ={
+            "ZOOM_WEBHOOK_URL": f"http://127.0.0.1:{slow.port}/incoming/hook/abcdefgh12",
+            "ZOOM_WEBHOOK_TOKEN": "tok-0123456789"})
+        start = time.monotonic()
+        with pytest.raises(OutcomeUnknown):
+            webhook.post("hello", settings)
+        assert time.monotonic() - start < 4  # the drip never resets a total deadline
+    finally:
+        slow.close()

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from .config import Settings
 from .errors import ValidationError
+from .secret import hide
 
 #: the ``to_webhook`` value of a payload: the URL and token come from the settings of
 #: the process that delivers it (the journal holds neither)
@@ -95,6 +96,33 @@ def check_text(text: Any, fit: bool) -> str:
     return str(text)
 
 
+#: seconds one webhook post may take in all (connecting, sending, the whole answer)
+DEADLINE = 45.0
+
+
+def within(seconds: float, call: Any) -> Any:
+    """``call()``, or TimeoutError once ``seconds`` have passed (the call goes on in a
+    daemon thread and its result is dropped: the caller treats it as unknown)."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="zoom-notebook-webhook-post", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
     """POST one message to the webhook. Raises ConnectFailed (nothing sent),
     OutcomeUnknown (it may have arrived: a webhook cannot be read back), RateLimited, or
@@ -106,13 +134,19 @@ def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 
     from .secret import guarded
 
     check_settings(settings)
-    url = str(settings.webhook_url)
-    headers = {"Authorization": str(settings.webhook_token),
+    url = hide(str(settings.webhook_url))  # the hook id is a secret: '<hidden>' in a repr
+    headers = {"Authorization": hide(str(settings.webhook_token)),
                "Content-Type": "application/json"}
     try:
-        resp = guarded(lambda: requests.post(url, params={"format": "full"}, json=body(text),
-                                             headers=headers, timeout=timeout),
-                       "posting to the Incoming Webhook")
+        # never follows a redirect (a 302 would turn the post into a GET, a 307 send the
+        # text to another host); the whole exchange has a deadline, however slowly a
+        # server answers, so one slow webhook cannot hold the other alerts
+        resp = guarded(lambda: within(DEADLINE, lambda: requests.post(
+            url, params={"format": "full"}, json=body(text), headers=headers,
+            timeout=timeout, allow_redirects=False)), "posting to the Incoming Webhook")
+    except TimeoutError:
+        raise OutcomeUnknown("POST", "incoming webhook", f"no whole answer within "
+                             f"{DEADLINE:g} s", target=where(settings), text=text) from None
     except requests.RequestException as exc:
         if is_connect_error(exc):
             raise ConnectFailed(f"Could not connect to {urlsplit(url).hostname} "
@@ -123,6 +157,10 @@ def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 
         headers.clear()
     if resp.status_code in (200, 204):
         return
+    if 300 <= resp.status_code < 400:
+        raise ZoomAPIError(resp.status_code, None, "the webhook answered with a redirect, "
+                           "which is not followed (the text is not sent elsewhere)", None,
+                           hint="check ZOOM_WEBHOOK_URL: use the address /inc connect gave")
     if resp.status_code >= 500 and resp.status_code != 503:
         raise OutcomeUnknown("POST", "incoming webhook", f"HTTP {resp.status_code}",
                              target=where(settings), text=text)
