@@ -36,6 +36,8 @@ FOLDER = "floods"
 MAX_BLOCK = 300.0
 
 
+#: the measured lateness added to MARGIN: at most this, remembered this long, fading
+MAX_LAG, LAG_MEMORY, LAG_FADE = 2.0, 100.0, 0.9
 #: a ledger's reserved moments and its size are bounded when read
 MAX_AHEAD = 2 * WINDOWS[-1][1]
 MAX_TIMES = 4 * WINDOWS[-1][0]
@@ -106,8 +108,15 @@ def _ledger(home: Path, api_url: str, channel: str,  # type: ignore[no-untyped-d
         blocked = state.get("blocked")
         blocked = (float(blocked) if isinstance(blocked, (int, float))
                    and math.isfinite(blocked) else 0.0)
+        lag, lag_at = state.get("lag"), state.get("lag_at")
+        lag = (min(MAX_LAG, max(0.0, float(lag))) if isinstance(lag, (int, float))
+               and math.isfinite(lag) else 0.0)
+        lag_at = (float(lag_at) if isinstance(lag_at, (int, float)) and math.isfinite(lag_at)
+                  and lag_at <= now + 1 else 0.0)
         box: dict[str, Any] = {"times": times,
-                               "blocked": blocked if blocked <= now + MAX_BLOCK else 0.0}
+                               "blocked": blocked if blocked <= now + MAX_BLOCK else 0.0,
+                               "lag": lag if now - lag_at < LAG_MEMORY else 0.0,
+                               "lag_at": lag_at}
         yield box
         horizon = clock() - WINDOWS[-1][1] - MARGIN
         box["times"] = [t for t in box["times"] if t > horizon]
@@ -122,11 +131,45 @@ def reserve(home: Path, api_url: str, channel: str,
     the ledger cannot be used (the message then goes at once)."""
     try:
         with _ledger(home, api_url, channel, clock) as box:
-            at = earliest(box["times"], clock(), box["blocked"])
+            # the margin is measured: how late messages have been going out after their
+            # moment lately (a busy machine), on top of the fixed one
+            at = earliest(box["times"], clock(), box["blocked"], MARGIN + box["lag"])
             box["times"].append(at)
             return at
     except Exception:  # a read-only or odd folder: never hold an alert back for it
         return 0.0
+
+
+def confirm(home: Path, api_url: str, channel: str, slot: float,
+            clock: Callable[[], float] = time.time) -> float:
+    """Just before a message goes out for its reserved ``slot``: check it against what
+    the ledger says now (other processes may be going out late, or earlier ones may have
+    moved) and take the moment it really goes. Returns that moment: now, when the windows
+    allow it (it is recorded as sent now), or a later one to wait for (recorded as its
+    new reservation). 0.0 when the ledger cannot be used."""
+    try:
+        with _ledger(home, api_url, channel, clock) as box:
+            times = box["times"]
+            if slot in times:
+                times.remove(slot)
+            now = clock()
+            at = earliest(times, now, box["blocked"], MARGIN + box["lag"])
+            at = now if at <= now + 0.01 else at
+            times.append(at)
+            times.sort()
+            return at
+    except Exception:
+        return 0.0
+
+
+def note_lag(home: Path, api_url: str, channel: str, lag: float,
+             clock: Callable[[], float] = time.time) -> None:
+    """A message went out ``lag`` seconds after its reserved moment: later reservations
+    of every process keep that much more margin (the most seen lately, fading)."""
+    with contextlib.suppress(Exception):
+        with _ledger(home, api_url, channel, clock) as box:
+            box["lag"] = min(MAX_LAG, max(max(0.0, lag), box["lag"] * LAG_FADE))
+            box["lag_at"] = clock()
 
 
 def block(home: Path, api_url: str, channel: str, until: float) -> None:
