@@ -139,3 +139,27 @@ def test_the_parser_loads_only_on_first_use():
             "to_rich_text('**b**')\n"
             "assert 'markdown_it' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_issue24_finding_13_links_zoom_would_refuse_and_styles_a_quote_clears():
+    """`[text](https://)` keeps its text, unlinked (Zoom refuses the whole message for an
+    AddLink that is not a valid URL); inside a Quote only links, lists and italics are
+    sent (the spec's format rules 4 and 5)."""
+    from zoom_notebook.markdown import to_rich_text
+
+    assert to_rich_text("[text](https://)") == ("text", [])
+    assert to_rich_text("[t](http:// x)")[1] == []
+    text, items = to_rich_text("> **bold** and ~~gone~~ with [a link](https://a.com), *it*")
+    kinds = {i["format_type"] for i in items}
+    assert kinds == {"Quote", "AddLink", "Italic"} and text.startswith("bold and gone")
+
+
+def test_issue24_finding_13_a_cut_headline_is_coloured_up_to_the_cut(user_env):
+    from zoom_notebook import api
+
+    long_first_line = "❌ " + "x" * 700
+    draft = api.prepare(long_first_line + "\nTraceback …", to_channel=user_env.channel_id(
+        "general"), fit=True, headline="failed")
+    first = draft.payload["message"].split("\n", 1)[0]
+    for item in draft.payload["rich_text"]:
+        assert item["end_position"] <= len(first), item

@@ -405,7 +405,9 @@ def prepare(
 
         message, rich = to_rich_text(message)
     if headline is not None and isinstance(message, str):
-        rich += headline_style(message, headline)
+        # styled as it will be cut (a first line over half of Zoom's limit is shortened):
+        # the colour never runs past the headline into the "…" (issue 24 finding 13)
+        rich += headline_style(fit_text(message) if fit else message, headline)
     payload = _build(message, fit, to_contact=to_contact, to_channel=to_channel,
                      reply_to=None if reply_to == "last" else reply_to, mentions=mentions,
                      rich_text=rich or None)

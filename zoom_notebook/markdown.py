@@ -124,7 +124,31 @@ def to_rich_text(source: str) -> tuple[str, list[dict[str, Any]]]:
     text = "".join(out)
     items = [i for i in items if not (i["format_type"] == "AddLink" and
                                       "\n" in text[i["start_position"]:i["end_position"]])]
+    # the spec's format rules 4 and 5: inside a Quote only links, lists and italics apply
+    # (a Quote clears the rest): those spans are left out, the text stays
+    quotes = [(i["start_position"], i["end_position"]) for i in items
+              if i["format_type"] == "Quote"]
+    items = [i for i in items if i["format_type"] in _IN_QUOTE or not any(
+        i["start_position"] < end and start < i["end_position"] for start, end in quotes)]
     return text, sorted(items, key=lambda i: (i["start_position"], -i["end_position"]))
+
+
+#: what may apply within a Quote (the send-message spec's rich_text rules 4 and 5)
+_IN_QUOTE = frozenset({"Quote", "AddLink", "NumberedList", "BulletedList", "Italic"})
+
+
+def _valid_link(href: str) -> bool:
+    """An ``AddLink`` Zoom takes: http(s), a host, no spaces (``https://`` alone makes
+    Zoom refuse the whole message; such a link keeps its text, unlinked)."""
+    from urllib.parse import urlsplit
+
+    if not href.startswith(("http://", "https://")) or any(c.isspace() for c in href):
+        return False
+    try:
+        parts = urlsplit(href)
+        return bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def _inline(children: list[Any], put: Any, span: Any, where: Any) -> None:
@@ -141,7 +165,7 @@ def _inline(children: list[Any], put: Any, span: Any, where: Any) -> None:
             opened.append((_INLINE[kind[:-5]], None, where()))
         elif kind == "link_open":
             href = str(child.attrs.get("href") or "")
-            ok = href.startswith(("http://", "https://")) and " " not in href
+            ok = _valid_link(href)
             opened.append(("AddLink" if ok else "", href if ok else None, where()))
         elif kind.endswith("_close") and opened:
             fmt, attr, start = opened.pop()
