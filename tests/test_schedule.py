@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -162,3 +163,41 @@ def test_the_cli_schedules_with_at(user_env):
     assert "Scheduled for" in out.stdout
     (listed,) = zn.scheduled()
     assert listed.message == "from cron"
+
+
+@pytest.mark.parametrize("at", ["9" * 400 + "h", dt.timedelta.max,
+                                dt.datetime.max.replace(tzinfo=UTC), float("nan")])
+def test_issue24_finding_15_times_no_schedule_means_are_validation_errors(at):
+    with pytest.raises(ValidationError) as err:
+        due_time(at, now=lambda: NOW)
+    assert err.value.field == "at"
+
+
+@pytest.mark.parametrize("after", [float("inf"), float("nan"), 1e30])
+def test_issue24_finding_15_a_watchdog_after_that_is_no_time(after):
+    with pytest.raises(ValidationError) as err:
+        zn.watchdog(after=after, to_channel="c")
+    assert err.value.field == "after"
+
+
+def test_issue24_finding_15_a_local_time_a_dst_change_skips_is_refused():
+    from zoneinfo import ZoneInfo
+
+    gap = dt.datetime(2027, 3, 28, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    with pytest.raises(ValidationError, match="does not exist"):
+        due_time(gap, now=lambda: gap.timestamp() - 86400)
+
+
+def test_issue24_finding_15_at_is_counted_on_zooms_clock(user_env, monkeypatch):
+    """A kernel whose clock is 2 minutes behind Zoom's: '31m' is 31 minutes on Zoom's
+    clock (the client knows the skew from Zoom's Date header), so Zoom takes it."""
+    from zoom_notebook import api
+
+    ch = user_env.channel_id("general")
+    zn.send("hello", to_channel=ch)  # an answer from Zoom: its Date is known
+    client = api.client()
+    client.skew = 120.0
+    draft = api.prepare("later", to_channel=ch, at="31m")
+    due = dt.datetime.strptime(draft.payload["scheduled_time"], "%Y-%m-%dT%H:%M:%SZ"
+                               ).replace(tzinfo=UTC).timestamp()
+    assert due - (time.time() + 120) > 30 * 60

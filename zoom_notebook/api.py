@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable, Union
 
@@ -162,6 +163,16 @@ def credential_key(settings: Settings) -> tuple[Any, ...]:
                 settings.client_id, settings.client_secret, *urls)
     return ("user", str(settings.home_dir), settings.oauth_url, settings.client_id,
             settings.client_secret, *urls)
+
+
+def zoom_now(settings: Settings) -> float:
+    """Zoom's clock, as far as this process knows it: ours plus the skew its client saw
+    in Zoom's ``Date`` header (a kernel whose clock is 2 minutes behind would otherwise
+    ask for "30 minutes" that Zoom counts as 28). Ours before any answer from Zoom."""
+    with _lock:
+        client = _clients.get(credential_key(settings))
+    skew = getattr(client, "skew", None)
+    return time.time() + (skew if isinstance(skew, (int, float)) else 0.0)
 
 
 def _client_for(settings: Settings) -> Any:
@@ -415,7 +426,7 @@ def prepare(
     if at is not None:
         from .schedule import due_time, zoom_time
 
-        payload["scheduled_time"] = zoom_time(due_time(at))
+        payload["scheduled_time"] = zoom_time(due_time(at, now=lambda: zoom_now(settings)))
     kind = "to_channel" if "to_channel" in payload else "to_contact"
     target = payload[kind]
     sender = user or settings.user

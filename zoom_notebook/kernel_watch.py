@@ -40,7 +40,9 @@ def _after_seconds(after: Any) -> float:
     elif isinstance(after, str):
         span = parse_span(after, field="after")
     elif isinstance(after, (int, float)) and not isinstance(after, bool):
-        span = dt.timedelta(seconds=after)
+        from .schedule import span as checked_span
+
+        span = checked_span(float(after), "after")
     else:
         raise ValidationError("after", "give how long the kernel may stay silent: '2h', "
                                        "'90m' or a timedelta")

@@ -12,6 +12,7 @@ min from now, so that it is still "more than 30 minutes" when the request reache
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import time
 from typing import Callable, Union
@@ -43,6 +44,16 @@ def parse_span(text: str, field: str = "at") -> dt.timedelta:
         pos = m.end()
     if not text.strip():
         raise ValidationError(field, "is empty: write '2h', '90m' or an ISO time")
+    return span(seconds, field)
+
+
+def span(seconds: float, field: str) -> dt.timedelta:
+    """``seconds`` as a timedelta, refusing what no schedule means (not a number,
+    infinite, or far beyond Zoom's 180 days) with a ValidationError, never an overflow."""
+    if not math.isfinite(seconds):
+        raise ValidationError(field, "is not a finite time: write '2h', '90m' or '3d'")
+    if abs(seconds) > 100 * MAX_AHEAD:
+        raise ValidationError(field, "is far beyond what Zoom schedules (180 days at most)")
     return dt.timedelta(seconds=seconds)
 
 
@@ -66,12 +77,14 @@ def due_time(at: When, *, field: str = "at", now: Callable[[], float] = time.tim
     """The aware UTC time ``at`` means, checked against Zoom's range."""
     current = now()
     if isinstance(at, dt.timedelta):
-        when = dt.datetime.fromtimestamp(current, dt.timezone.utc) + at
+        when = dt.datetime.fromtimestamp(current, dt.timezone.utc) + span(
+            at.total_seconds(), field)
     elif isinstance(at, dt.datetime):
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValidationError(field, "is a naive datetime: give it a time zone "
                                          "(datetime.now(timezone.utc) + timedelta(hours=2)), "
                                          "or pass a timedelta or '2h'")
+        _check_exists(at, field)
         when = at
     elif isinstance(at, str):
         if re.match(r"\s*\d{4}-\d{2}-\d{2}", at):
@@ -81,9 +94,14 @@ def due_time(at: When, *, field: str = "at", now: Callable[[], float] = time.tim
     else:
         raise ValidationError(field, f"must be a datetime, a timedelta or text like '2h', "
                                      f"not {type(at).__name__}")
-    when = when.astimezone(dt.timezone.utc)
-    if when.microsecond:  # Zoom's format has whole seconds: round up, never earlier
-        when = when.replace(microsecond=0) + dt.timedelta(seconds=1)
+    try:
+        when = when.astimezone(dt.timezone.utc)
+        if when.microsecond:  # Zoom's format has whole seconds: round up, never earlier
+            when = when.replace(microsecond=0) + dt.timedelta(seconds=1)
+        when.timestamp()
+    except (OverflowError, ValueError):
+        raise ValidationError(field, "is outside what Zoom schedules (30 minutes to 180 "
+                                     "days ahead)") from None
     ahead = when.timestamp() - current
     if ahead < MIN_AHEAD:
         raise ValidationError(field, f"is {_ahead(ahead)} from now; Zoom schedules a message "
@@ -96,6 +114,19 @@ def due_time(at: When, *, field: str = "at", now: Callable[[], float] = time.tim
         when = dt.datetime.fromtimestamp(int(current) + MIN_AHEAD + EDGE_MARGIN,
                                          dt.timezone.utc)
     return when
+
+
+def _check_exists(when: dt.datetime, field: str) -> None:
+    """A local time skipped by a daylight-saving change (02:30 on a spring-forward night)
+    does not exist: say so instead of guessing which hour was meant."""
+    try:
+        back = when.astimezone(dt.timezone.utc).astimezone(when.tzinfo)
+    except (OverflowError, ValueError):
+        return  # out of range: refused by due_time below
+    if back.replace(tzinfo=None) != when.replace(tzinfo=None):
+        raise ValidationError(field, f"{when.replace(tzinfo=None)} does not exist in "
+                                     f"{when.tzinfo} (a daylight-saving change skips it): "
+                                     "pick another time, or give it in UTC")
 
 
 def _ahead(seconds: float) -> str:
