@@ -175,3 +175,42 @@ def test_issue24_finding_14_a_symlink_in_place_of_the_journal_is_not_written_thr
     with pytest.raises(OSError):
         box._append([_record(0)])
     assert target.read_text() == "do not touch\n"
+
+
+@pytest.mark.parametrize("plant", ["wrong types", "directory", "fifo", "device"])
+def test_issue24_finding_14_what_is_in_place_of_the_journal_never_breaks_the_report(
+        tmp_path, plant):
+    """SECURITY.md 39: a line with a valid checksum but wrong types is damaged (counted,
+    skipped); a directory, a FIFO or /dev/zero in place of the journal is refused at once
+    (no crash, no hang, no gigabytes read), and the report says the journal is damaged."""
+    import os
+    import threading
+
+    from zoom_notebook.outbox import outbox_report
+
+    home = tmp_path / "home"
+    home.mkdir()
+    journal = home / "outbox.jsonl"
+    if plant == "wrong types":
+        journal.write_text(_line({"keep": {"id": "x", "payload": {"message": "m",
+                                                                  "to_channel": "C"},
+                                           "created": "yesterday", "status": "failed"}})
+                           + _line(_record(1)))
+    elif plant == "directory":
+        journal.mkdir()
+    elif plant == "fifo":
+        os.mkfifo(journal)
+    else:
+        journal.symlink_to("/dev/zero")
+    box = Outbox(home, lambda: None)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(outbox_report(box, list_only=True)),
+                              daemon=True)
+    reader.start()
+    reader.join(10)
+    assert done, "the report hung"
+    lines, _ = done[0]
+    assert box.damaged
+    if plant == "wrong types":
+        assert [r["id"] for r in box.saved()] == ["r1"]
+    assert any("damaged" in line for line in lines)

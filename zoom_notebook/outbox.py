@@ -58,6 +58,8 @@ DELIVERED_MEMORY = 3600.0
 #: arrived), failed (given up on; ``%zoomchat outbox`` retries it), unknown (it may have
 #: arrived and Zoom cannot be read back). In memory also: sent, superseded.
 AT_REST = ("failed", "unknown")
+#: every status a record may have (on disk or in memory)
+STATUSES = ("queued", "inflight", "failed", "unknown", "sent", "superseded")
 
 
 class JournalError(ZoomNotebookError, OSError):
@@ -243,6 +245,57 @@ def _item_from(rec: dict[str, Any]) -> Item:
                 quiet_at=rec.get("quiet_at"),
                 resolve_first=bool(rec.get("resolve_first")) or status in (
                     "inflight", "unknown") or (rebooted and status == "queued"))
+
+
+#: the most of a journal that is read (a device planted in its place is not read forever)
+MAX_JOURNAL = 64 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def _open_journal(path: Path) -> Iterator[Any]:
+    """The journal for reading: a regular file only (no symlink, FIFO or device: those
+    raise OSError), at most MAX_JOURNAL bytes of it (SECURITY.md 39)."""
+    import io
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        raw = io.FileIO(fd, "r", closefd=False)
+        limited = io.BytesIO(raw.read(MAX_JOURNAL))
+        yield io.TextIOWrapper(limited, encoding="utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+_NUMBER = (int, float)
+
+
+def _well_formed(entry: dict[str, Any]) -> bool:
+    """A journal line with the types its reader relies on (a valid checksum over wrong
+    types, e.g. ``"created": "yesterday"``, is damaged, not a crash later)."""
+    if "keep" in entry:
+        rec = entry["keep"]
+        payload = rec.get("payload") if isinstance(rec, dict) else None
+        return (isinstance(rec, dict) and isinstance(rec.get("id"), str)
+                and isinstance(payload, dict) and isinstance(payload.get("message"), str)
+                and isinstance(rec.get("created", 0), _NUMBER)
+                and rec.get("status", "queued") in STATUSES
+                and rec.get("kind", "send") in ("send", "edit")
+                and all(rec.get(k) is None or isinstance(rec.get(k), _NUMBER)
+                        for k in ("attempted_at", "quiet_at"))
+                and all(rec.get(k) is None or isinstance(rec.get(k), str)
+                        for k in ("user", "error", "latest", "ref", "reply_ref",
+                                  "target_id"))
+                and isinstance(rec.get("owner") or {}, dict)
+                and isinstance(rec.get("thread_key") or [], list))
+    if "drop" in entry:
+        return isinstance(entry["drop"], str) and isinstance(entry.get("at") or 0, _NUMBER)
+    if "lease" in entry:
+        return isinstance(entry["lease"], str) and isinstance(entry.get("expires") or 0,
+                                                              _NUMBER)
+    return False
 
 
 @dataclasses.dataclass
@@ -871,12 +924,12 @@ class Outbox:
         damaged: list[int] = []
         n = 0
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as fh:
+            with _open_journal(self.path) as fh:
                 for n, raw in enumerate(fh, 1):
                     if not raw.strip():
                         continue
                     entry = _parse(raw)
-                    if entry is None:
+                    if entry is None or not _well_formed(entry):
                         damaged.append(n)
                     elif "keep" in entry:
                         records[entry["keep"]["id"]] = entry["keep"]
@@ -890,6 +943,8 @@ class Outbox:
                                                      float(entry.get("expires") or 0))
         except FileNotFoundError:
             pass
+        except OSError:  # a directory, a FIFO, a device or a link in its place: unusable
+            damaged.append(0)
         self._lines = n
         self.damaged = damaged
         return Journal(records, delivered, leases, damaged, n)
