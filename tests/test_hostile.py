@@ -197,3 +197,57 @@ def test_finding_5_a_failing_alert_with_ten_mentions_and_a_long_traceback_is_sen
     (msg,) = user_env.messages()
     assert len(msg["at_items"]) == 10 and "failed after" in msg["message"]
     assert len(msg["message"]) <= 1024 and msg["message"].endswith("y")
+
+
+def test_issue24_finding_18_residue(tmp_path, monkeypatch):
+    """Each raw exception of the previous round's residue is now what a user can act on."""
+    import math
+    import socket
+
+    import pytest
+    import requests
+
+    import zoom_notebook as zn
+    from zoom_notebook.message import check_payload, split_message
+    from zoom_notebook.sandbox import Sandbox
+    from zoom_notebook.userauth import UserLogin
+
+    # a blank chunk is never made (Zoom refuses an empty message)
+    assert split_message("abcde\n", 5) == ["abcde"]
+    assert all(c.strip() for c in split_message("a\n\n\n" * 400, 7))
+    # at_items that are not objects
+    with pytest.raises(zn.ValidationError) as err:
+        check_payload({"message": "hi", "to_channel": "C", "at_items": ["x"]})
+    assert err.value.field == "at_items[0]"
+    # a damaged lifetime in the token store means "renew", not a ValueError on every send
+    login = UserLogin.__new__(UserLogin)
+    login._clock = lambda: 1000.0
+    assert login._fresh({"expires_at": 5000, "expires_in": "abc"}) is False
+    assert login._fresh({"expires_at": math.inf, "expires_in": 3600}) is False
+    # the magic's --after refuses -5 and nan
+    from zoom_notebook.magics import UsageError, line_parser
+
+    for bad in ("-5", "nan"):
+        with pytest.raises(UsageError, match="--after"):
+            line_parser().parse_args(["autonotify", "--after", bad])
+    # an endless next_page_token stops
+    with Sandbox() as sb:
+        from zoom_notebook.client import MAX_PAGES, ZoomChatClient
+        from zoom_notebook.credentials import StaticToken
+
+        client = ZoomChatClient(StaticToken(sb.issue_token()), api_url=sb.api_url)
+        calls = []
+
+        class Endless:
+            def json(self):
+                calls.append(1)
+                return {"channels": [{"id": str(len(calls))}], "next_page_token": "same"}
+
+        monkeypatch.setattr(client, "request", lambda *a, **k: Endless())
+        assert len(list(client.list_channels())) == 2 and len(calls) == 2 <= MAX_PAGES
+        # the sandbox answers its own names only, and is never framed
+        page = requests.get(sb.url + "/", timeout=5)
+        assert page.headers["X-Frame-Options"] == "DENY"
+        with socket.create_connection(("127.0.0.1", sb.port)) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: attacker.example\r\n\r\n")
+            assert raw.recv(100).startswith(b"HTTP/1.1 400")

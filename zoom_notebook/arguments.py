@@ -12,6 +12,20 @@ LOGIN_METHODS = (("browser", "PKCE with a redirect to 127.0.0.1 (the default on 
                  ("device", "enter a code on another device (RFC 8628)"))
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0 (``--after -5`` or ``nan`` is
+    refused with the option named, before anything runs)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds >= 0")
+    return value
+
+
 def login_args(parser: argparse.ArgumentParser) -> None:
     how = parser.add_mutually_exclusive_group()
     for method, text in LOGIN_METHODS:

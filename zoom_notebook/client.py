@@ -36,6 +36,8 @@ CONNECT_BUDGET = 8.0
 MAX_REDIRECTS = 5
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
 MAX_FILE_BYTES = 20 * 1024 * 1024
+#: pages read of one listing at most (a listing that keeps answering a next page stops)
+MAX_PAGES = 100
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
 _UNKNOWN_STATUSES = (500, 502, 504)
 
@@ -300,12 +302,14 @@ class ZoomChatClient:
         # Zoom's booleans are "true"/"false" in a query (requests would send "True").
         params = {k: (("true" if v else "false") if isinstance(v, bool) else v)
                   for k, v in params.items() if v is not None}
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             body = self.request("GET", path, params=params).json()
             yield from body.get(key) or []
             token = body.get("next_page_token")
-            if not token:
-                return
+            if not token or not isinstance(token, str) or token in seen:
+                return  # the end, or a server that would page forever
+            seen.add(token)
             params = {**params, "next_page_token": token}
 
     # ------------------------------------------------------------------ Team Chat

@@ -22,6 +22,7 @@ from .arguments import (
     outbox_args,
     parse_choices,
     parse_mentions,
+    seconds,
     target_args,
     text_args,
     watchdog_args,
@@ -113,10 +114,10 @@ def line_parser() -> argparse.ArgumentParser:
     send.add_argument("text", nargs="+", metavar="TEXT", help="the message")
     target_args(compose)
     target_args(auto)
-    auto.add_argument("--after", type=float, default=None, metavar="SECONDS",
+    auto.add_argument("--after", type=seconds, default=None, metavar="SECONDS",
                       help="post cells that run longer than this (default: %%config "
                            "ZoomChat.autonotify_after, 60)")
-    auto.add_argument("--batch-gap", dest="batch_gap", type=float, default=2.0,
+    auto.add_argument("--batch-gap", dest="batch_gap", type=seconds, default=2.0,
                       metavar="SECONDS",
                       help="cells that start within SECONDS of the previous one's end (Run "
                            "All, a queue) are one batch: ONE alert when it ends (default 2; "

@@ -232,8 +232,15 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         raise ValidationError("message", f"longer than {MAX_MESSAGE_LENGTH} characters")
     kind, _ = check_target(payload.get("to_contact"), payload.get("to_channel"))
     spans: list[tuple[int, int]] = []
-    for i, item in enumerate(payload.get("at_items") or []):
+    at_items = payload.get("at_items") or []
+    if not isinstance(at_items, (list, tuple)):
+        raise ValidationError("at_items", "must be a list of mention objects")
+    for i, item in enumerate(at_items):
         field = f"at_items[{i}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError(field, "must be an object with at_type, start_position "
+                                         "and end_position")
+        item = dict(item)
         at_type = item.get("at_type")
         start, end = item.get("start_position"), item.get("end_position")
         if at_type not in (1, 2) or isinstance(at_type, bool):
@@ -281,4 +288,6 @@ def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
         current += line
     if current:
         chunks.append(current)
-    return [c.rstrip("\n") or c for c in chunks]
+    # the line breaks between chunks are where they were cut, not content: no chunk is
+    # blank (Zoom refuses an empty message)
+    return [c.strip("\n") for c in chunks if c.strip()]

@@ -14,6 +14,7 @@ So every refresh runs under the store's cross-process lock as read-decide-refres
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Callable
@@ -35,7 +36,10 @@ def token_record(token: dict[str, Any], *, method: str, client_id: str,
                  now: float | None = None) -> dict[str, Any]:
     """What the store keeps of a token response; ``expires_at`` is always an integer."""
     now = time.time() if now is None else now
-    lifetime = int(float(token.get("expires_in") or 3600))
+    try:
+        lifetime = int(float(token.get("expires_in") or 3600))
+    except (TypeError, ValueError, OverflowError):
+        lifetime = 3600  # an answer without a usable lifetime: Zoom's hour
     return {
         "access_token": hide(token["access_token"]),
         "refresh_token": hide(token.get("refresh_token")),
@@ -94,8 +98,14 @@ class UserLogin:
     def _fresh(self, record: dict[str, Any] | None) -> bool:
         if not record:
             return False
-        remaining = record["expires_at"] - self._clock()
-        return bool(remaining > refresh_margin(float(record.get("expires_in") or 3600)))
+        try:
+            remaining = float(record["expires_at"]) - self._clock()
+            lifetime = float(record.get("expires_in") or 3600)
+        except (TypeError, ValueError, KeyError):
+            return False  # a damaged time: renew (the refresh writes correct ones)
+        if not (math.isfinite(remaining) and math.isfinite(lifetime)):
+            return False
+        return bool(remaining > refresh_margin(lifetime))
 
     def access_token(self) -> str:
         record = self._cached

@@ -158,7 +158,14 @@ class SandboxApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        host = (request.host or "").lower().rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]"):
+            # another name for this address (DNS rebinding): not a client of ours
+            return Response("Bad Host", status=400, mimetype="text/plain")
         response = self._dispatch(request)
+        # its pages (consent, the conversations) are never shown inside another site
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
         if self.capture and request.path.startswith(("/v2/", "/file/v2/", "/file-us01/v2/")):
             with self.world.lock:
                 self.exchanges.append((request.method, request.url, dict(request.headers),
