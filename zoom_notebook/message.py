@@ -240,9 +240,9 @@ def check_payload(payload: Mapping[str, Any]) -> None:
         if not isinstance(item, Mapping):
             raise ValidationError(field, "must be an object with at_type, start_position "
                                          "and end_position")
-        item = dict(item)
-        at_type = item.get("at_type")
-        start, end = item.get("start_position"), item.get("end_position")
+        mention: Any = item
+        at_type = mention.get("at_type")
+        start, end = mention.get("start_position"), mention.get("end_position")
         if at_type not in (1, 2) or isinstance(at_type, bool):
             raise ValidationError(field, "at_type must be 1 (a contact) or 2 (all)")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
