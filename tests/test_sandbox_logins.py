@@ -159,3 +159,44 @@ def test_server_to_server_from_the_shell(shell_env, monkeypatch, capsys):
     assert main(["send", "-c", "#data-science", "from an unattended job"]) == 0
     # nothing kept on disk for Server-to-Server
     assert not (Path(os.environ["ZOOM_NOTEBOOK_HOME"]) / "tokens.json").exists()
+
+
+@pytest.mark.parametrize("method", ["paste", "device", "server-to-server"])
+def test_the_other_logins_from_the_magic(shell_env, monkeypatch, capsys, method):
+    """%zoomchat login --paste / --device and Server-to-Server, in IPython, against the
+    sandbox as started (a notebook's --paste shows a form instead: tests/test_form.py)."""
+    import getpass
+    import threading
+
+    from zoom_notebook import auth, display
+
+    if method == "paste":
+        def person(prompt=""):
+            link = re.search(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)",
+                             capsys.readouterr().out).group(1)
+            return sandbox_module.approve(link)
+
+        monkeypatch.setattr(getpass, "getpass", person)
+    elif method == "device":
+        real_show = auth.show
+
+        def show(card):
+            real_show(card)
+            code = re.search(r"code ([A-Z]{8})", display.text(card)).group(1)
+            threading.Timer(0.3, lambda: requests.post(
+                os.environ["ZOOM_OAUTH_URL"] + "/oauth_device",
+                data={"user_code": code, "decision": "allow"}, timeout=10)).start()
+
+        monkeypatch.setattr(auth, "show", show)
+    else:
+        for key, value in sandbox_module.server_to_server_env().items():
+            monkeypatch.setenv(key, value)
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_line_magic("load_ext", "zoom_notebook")
+        flag = "" if method == "server-to-server" else f"--{method}"
+        st = shell.run_line_magic("zoomchat", f"login {flag}  # as a person types it")
+        assert st.logged_in and "can do" in repr(st)
+        shell.run_line_magic("zoomchat", 'send -c "#data-science" after a login')
+    finally:
+        InteractiveShell.clear_instance()

@@ -182,3 +182,13 @@ def test_issue24_finding_11_a_redirect_is_refused_and_a_slow_answer_has_a_deadli
         assert time.monotonic() - start < 4  # the drip never resets a total deadline
     finally:
         slow.close()
+
+
+def test_issue24_finding_17_the_hook_id_is_not_in_a_debug_log(hook_env, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        zn.send("logged", via="webhook")
+    hook = hook_env.webhook_env()["ZOOM_WEBHOOK_URL"].rsplit("/", 1)[-1]
+    assert any("urllib3" in r.name for r in caplog.records)
+    assert hook not in caplog.text and "[redacted]" in caplog.text

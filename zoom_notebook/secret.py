@@ -127,3 +127,32 @@ def guard(what: str) -> Callable[[F], F]:
             return guarded(functools.partial(fn, *args, **kwargs), what)
         return wrapper  # type: ignore[return-value]
     return decorate
+
+
+class _RedactingFilter:
+    """A logging filter: a log line that would show a known secret (urllib3's DEBUG line
+    holds the webhook's URL path, i.e. its hook id) shows ``[redacted]`` instead."""
+
+    def filter(self, record: Any) -> bool:
+        secrets = known_secrets()
+        if secrets:
+            message = record.getMessage()
+            cleaned = redact(message, secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
+_filtered = False
+
+
+def redact_library_logs() -> None:
+    """Install the filter on the HTTP libraries' loggers (once, when the package first
+    talks HTTP)."""
+    global _filtered
+    if not _filtered:
+        import logging
+
+        _filtered = True
+        for name in ("urllib3.connectionpool", "requests", "urllib3"):
+            logging.getLogger(name).addFilter(_RedactingFilter())

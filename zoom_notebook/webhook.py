@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .config import Settings
 from .errors import ValidationError
-from .secret import hide
+from .secret import hide, redact_library_logs
 
 #: the ``to_webhook`` value of a payload: the URL and token come from the settings of
 #: the process that delivers it (the journal holds neither)
@@ -134,6 +134,7 @@ def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 
     from .secret import guarded
 
     check_settings(settings)
+    redact_library_logs()  # urllib3's DEBUG log would show the hook id
     url = hide(str(settings.webhook_url))  # the hook id is a secret: '<hidden>' in a repr
     headers = {"Authorization": hide(str(settings.webhook_token)),
                "Content-Type": "application/json"}
