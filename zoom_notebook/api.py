@@ -196,18 +196,20 @@ def require(feature: str, settings: Settings | None = None) -> None:
     """Raise ``MissingScope`` before any request when the login
     is known not to allow ``feature`` (``scopes.FEATURES``). Nothing is said when there is
     no login yet (sending says that) or in a dry run."""
-    from .errors import AuthError, MissingScope
+    from .errors import AuthError, ConnectFailed, MissingScope
 
     settings = settings or Settings.load()
     if settings.dry_run:
         return
     try:
-        zoom = _client_for(settings)
+        _client_for(settings).require(feature)
     except MissingScope:
         raise
-    except AuthError:
+    except (AuthError, ConnectFailed):
+        # no login, or its scopes cannot be learned now (a Server-to-Server token endpoint
+        # out of reach): not known, so not blocked; the send says what is wrong, or keeps
+        # an alert in the outbox
         return
-    zoom.require(feature)
 
 
 def forget_clients() -> None:
