@@ -48,6 +48,9 @@ COMPACT_AFTER = 2000  # journal lines before it is rewritten with only what is k
 EXIT_FLUSH_SECONDS = 5.0
 #: Seconds an owner's claim lasts on another host or PID namespace unless renewed.
 LEASE_SECONDS = 120.0
+#: Seconds a request of a process that died on this host may still be handled by Zoom
+#: (its own retries died with it): after that the record is read back (docs/zoom-facts.md)
+DEAD_SETTLE = 15.0
 #: Seconds ``%zoomchat outbox`` waits, in the foreground, for a dead process's request to
 #: settle before it reads Zoom back; a longer wait goes on in the background.
 NOW_WAIT_MAX = 10.0
@@ -183,6 +186,8 @@ class Item:
     #: (its last send + the client's retry budget + read timeout): a process that takes
     #: it over from a dead one reads Zoom back only after this
     quiet_at: float | None = None
+    #: when its last POST started (wall time)
+    went_at: float | None = None
     #: taken over from a dead process that had it in flight (not saved): wait for
     #: ``quiet_at`` before reading back
     inherited: bool = False
@@ -222,7 +227,7 @@ class Item:
             "user": self.user, "created": self.created, "status": self.status,
             "error": self.error, "attempted_at": self.attempted_at, "latest": self.latest,
             "thread_key": self.thread_key, "resolve_first": self.resolve_first,
-            "quiet_at": self.quiet_at,
+            "quiet_at": self.quiet_at, "went_at": self.went_at,
             "owner": {**owner(), "expires": time.time() + LEASE_SECONDS}}
         if self.ref is not None:
             rec["ref"], rec["target_id"] = self.ref.id, self.ref.message_id
@@ -242,7 +247,7 @@ def _item_from(rec: dict[str, Any]) -> Item:
                 user=rec.get("user"), id=rec["id"], created=float(rec.get("created") or 0),
                 status=status, error=rec.get("error"), attempted_at=rec.get("attempted_at"),
                 latest=rec.get("latest"), thread_key=rec.get("thread_key"),
-                quiet_at=rec.get("quiet_at"),
+                quiet_at=rec.get("quiet_at"), went_at=rec.get("went_at"),
                 resolve_first=bool(rec.get("resolve_first")) or status in (
                     "inflight", "unknown") or (rebooted and status == "queued"))
 
@@ -284,7 +289,7 @@ def _well_formed(entry: dict[str, Any]) -> bool:
                 and rec.get("status", "queued") in STATUSES
                 and rec.get("kind", "send") in ("send", "edit")
                 and all(rec.get(k) is None or isinstance(rec.get(k), _NUMBER)
-                        for k in ("attempted_at", "quiet_at"))
+                        for k in ("attempted_at", "quiet_at", "went_at"))
                 and all(rec.get(k) is None or isinstance(rec.get(k), str)
                         for k in ("user", "error", "latest", "ref", "reply_ref",
                                   "target_id"))
@@ -531,8 +536,16 @@ class Outbox:
         if not records:
             return []
         items = {r["id"]: _item_from(r) for r in records}
-        for item in items.values():
+        me = owner()
+        for rec in records:
+            item = items[rec["id"]]
             item.inherited = item.status == "inflight"
+            who = rec.get("owner") or {}
+            if (item.inherited and item.quiet_at and item.went_at
+                    and who.get("host") == me["host"] and who.get("boot") == me["boot"]):
+                # its owner died on this host: nothing of it can retry any more; only Zoom
+                # may still be handling its last request, for seconds (UNVERIFIED bound)
+                item.quiet_at = min(item.quiet_at, item.went_at + DEAD_SETTLE)
             if item.status in AT_REST:
                 item.status = "inflight" if item.resolve_first else "queued"
         drops: list[dict[str, Any]] = []
@@ -615,15 +628,25 @@ class Outbox:
                                    "expires": time.time() + LEASE_SECONDS}])
 
     def _next(self) -> Item | None:
-        """The first item whose conversation has nothing earlier pending and that is due."""
+        """The first item that is due, whose conversation has nothing earlier pending and
+        whose message it edits or replies to is out. A record taken over from a dead
+        process while it may still be settling at Zoom holds back only what needs it (an
+        edit of it, a reply to it), not the alerts behind it: those never tried go out at
+        once."""
         now = time.monotonic()
+        waiting = {id(i) for i in self._queue}
+        if self._busy is not None:
+            waiting.add(id(self._busy))
         blocked: set[tuple[str, str]] = set()
         for item in self._queue:
+            if any(d is not None and id(d) in waiting for d in (item.ref, item.reply_ref)):
+                continue
             if item.conversation in blocked:
                 continue
-            blocked.add(item.conversation)
             if item.next_attempt <= now:
                 return item
+            if not item.inherited:
+                blocked.add(item.conversation)
         return None
 
     def _run(self) -> None:
@@ -744,7 +767,8 @@ class Outbox:
             client, "timeout") else 60.0
 
         def going_out() -> None:  # before every POST: on disk, with how long it may take
-            item.status, item.quiet_at = "inflight", time.time() + busy
+            item.went_at = time.time()
+            item.status, item.quiet_at = "inflight", item.went_at + busy
             self._journal(item, keep=True)
 
         outcome = send_resolved(client, item.request_payload(), user=item.user,
