@@ -1062,9 +1062,9 @@ def outbox_report(box: Outbox, *, clear: bool = False, list_only: bool = False,
         lines.append(f"zoom-notebook: {busy} message(s) are still being delivered in the "
                      "background. One that a stopped process was sending when it stopped is "
                      "first looked for in Zoom, so that it is never posted twice; that waits "
-                     "until the stopped process's request can no longer arrive (up to about "
-                     "a minute after it was sent). Run this again in a minute to see the "
-                     "outcome.")
+                     "until the stopped process's request can no longer arrive (15 s after "
+                     "it was sent when that process ran on this machine, up to a minute "
+                     "otherwise). Run this again then to see the outcome.")
     if not saved:
         if not busy:
             lines.append("zoom-notebook: the outbox is empty: every saved message was "
