@@ -166,3 +166,17 @@ def fake_browser(oauth_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> FakeBro
     browser = FakeBrowser(oauth_env)
     monkeypatch.setattr(webbrowser, "open", browser.open)
     return browser
+
+
+@pytest.fixture
+def shell(user_env: Sandbox) -> Iterator[Any]:
+    """An IPython shell with the extension loaded, pointed at the sandbox (test modules
+    with their own needs define their own ``shell``)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    sh = InteractiveShell.instance()
+    sh.run_cell("%load_ext zoom_notebook", store_history=False)
+    yield sh
+    sh.run_line_magic("zoomchat", "autonotify --off")
+    sh.run_cell("%unload_ext zoom_notebook", store_history=False)
+    InteractiveShell.clear_instance()

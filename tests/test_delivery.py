@@ -214,3 +214,48 @@ def test_issue24_finding_14_what_is_in_place_of_the_journal_never_breaks_the_rep
     if plant == "wrong types":
         assert [r["id"] for r in box.saved()] == ["r1"]
     assert any("damaged" in line for line in lines)
+
+
+def _main_of(sb, first_line_has):
+    """(the thread it replies in, its id) of the message whose first line has the text."""
+    (m,) = [m for m in sb.messages() if first_line_has in m["message"].split("\n")[0]]
+    return m.get("reply_main_message_id"), m["id"]
+
+
+def test_issue25_item_4_last_is_decided_at_delivery(user_env):
+    """reply_to="last" means one thing everywhere: the thread this kernel last sent (or
+    queued) to in that conversation, as the user wrote it."""
+    ch = user_env.channel_id("general")
+    # an alert, then at once an alert replying to "last": it replies to the first
+    with zn.notify("A", to_channel=ch):
+        pass
+    with zn.notify("B", to_channel=ch, reply_to="last"):
+        pass
+    # after C is delivered, D then at once E: E replies to D, not C
+    zn.send("C", to_channel=ch)
+    with zn.notify("D", to_channel=ch):
+        pass
+    with zn.notify("E", to_channel=ch, reply_to="last"):
+        pass
+    # an alert, then at once a direct send replying to "last": it waits, then replies
+    with zn.notify("H", to_channel=ch):
+        pass
+    sent = zn.send("I", to_channel=ch, reply_to="last")
+    assert get_outbox().flush(20)
+    assert _main_of(user_env, "✅ B")[0] == _main_of(user_env, "✅ A")[1]
+    assert _main_of(user_env, "✅ E")[0] == _main_of(user_env, "✅ D")[1]
+    assert _main_of(user_env, "I")[0] == _main_of(user_env, "✅ H")[1] == sent.reply_to
+
+
+def test_issue25_item_4_autonotify_does_not_steal_last(user_env, shell):
+    """An autonotify alert posted between two of the user's sends: "last" still means the
+    user's own thread (the rule: automatic alerts do not claim "last")."""
+    ch = user_env.channel_id("general")
+    first = zn.send("my thread", to_channel=ch)
+    shell.run_line_magic("zoomchat", f"autonotify -c {ch} --after 0 --batch-gap 0")
+    shell.run_cell("import time; time.sleep(0.05)")
+    shell.run_line_magic("zoomchat", "autonotify --off")
+    assert get_outbox().flush(20)
+    assert any("finished" in m["message"] for m in user_env.messages())  # it was posted
+    reply = zn.send("in my thread", to_channel=ch, reply_to="last")
+    assert reply.reply_to == first.id

@@ -63,14 +63,19 @@ def check_alert_target(target: dict[str, Any], mentions: Mentions, reply_to: str
 def post_alert(message: str, *, to_channel: str | None = None, to_contact: str | None = None,
                mentions: Mentions = None, reply_to: str | None = None,
                reply_ref: Item | None = None, show: bool = True,
-               settings: Settings | None = None, via: str | None = None) -> Item | None:
+               settings: Settings | None = None, via: str | None = None,
+               claims_last: bool = True) -> Item | None:
     """Queue one alert in the outbox (returns once it is on disk) with a receipt that
     updates in place. Returns the outbox item, or None for a dry run.
 
     The message is built by ``api.prepare`` like every other message (``reply_to="last"``,
     mentions, Zoom's limits), cut to fit rather than refused. A first line starting with
-    ✅ or ❌ is the alert's headline: bold, green or red."""
-    from .api import prepare, thread_key
+    ✅ or ❌ is the alert's headline: bold, green or red.
+
+    ``claims_last``: this alert becomes what ``reply_to="last"`` follows in its
+    conversation (an alert the user started); automatic ones (autonotify's batches, the
+    Dask plugin) pass False and do not steal "last" from the user's own messages."""
+    from .api import note_queued, prepare, thread_key
 
     settings = settings or Settings.load()
     target = {"via": via} if via else resolve_target(to_channel, to_contact, settings)
@@ -85,9 +90,11 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
         return None
     receipt = Receipt(Sending(draft.where, payload["message"], note="queued"), show=show)
     item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
-                reply_ref=reply_ref, thread_key=list(thread_key(draft)))
+                reply_ref=reply_ref or draft.reply_item, thread_key=list(thread_key(draft)))
     item.on_done = functools.partial(_update_receipt, receipt, draft.receipt())
     get_outbox().put(item)
+    if claims_last:
+        note_queued(thread_key(draft), item)
     if item.save_error and item.status == "queued":
         receipt.update(Sending(draft.where, payload["message"], note=(
             f"queued in memory only — it could not be saved to the outbox "

@@ -26,7 +26,12 @@ _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
 #: (api_url, sender, "to_channel"|"to_contact", target) -> main message id of the thread
 #: this process last sent to in that conversation.
-_last_main: dict[tuple[str, str, str, str], str] = {}
+#: conversation -> what "last" replies to there: the main message id of the thread this
+#: process last sent to, or the outbox item it last queued there (an alert not out yet:
+#: "last" is then decided when that item is delivered)
+_last_main: dict[tuple[str, str, str, str], Any] = {}
+#: seconds a direct send replying to a still-queued alert waits for it
+LAST_WAIT = 30.0
 #: draft id -> (kind, target) of scheduled messages this process made (Zoom lists drafts
 #: without their conversation, and needs it to cancel one)
 _scheduled_where: dict[str, tuple[str, str]] = {}
@@ -300,6 +305,9 @@ class Draft:
     user: str | None
     reply_to: str | None
     settings: Settings
+    #: "last" is an alert still in the outbox: the reply goes into its thread once it is
+    #: out (the outbox links them; ``deliver`` waits for it, bounded)
+    reply_item: Any = None
 
     def receipt(self) -> SentMessage:
         if self.kind == "to_webhook":
@@ -433,17 +441,30 @@ def prepare(
     target = payload[kind]
     sender = user or settings.user
     resolved_reply = reply_to
+    reply_item = None
     if reply_to == "last":
         with _lock:
             last = _last_main.get(_conversation(settings, sender, kind, target))
-        if last is None:
+        if not isinstance(last, str) and last is not None:  # an alert this process queued
+            if last.status == "sent" and last.message_id:
+                last = last.request_payload().get("reply_main_message_id") or last.message_id
+            elif last.status in ("queued", "inflight"):
+                reply_item, last = last, None
+            else:
+                raise ValidationError("reply_to", f"'last' is the thread of an alert to "
+                                                  f"{target} that was not delivered "
+                                                  f"({last.status}): pass a message id, or "
+                                                  "send it again first")
+        if last is None and reply_item is None:
             raise ValidationError("reply_to", f"'last' replies in the thread this kernel last "
                                               f"sent to in {target}, and nothing was sent "
                                               "there yet: send one message first (it starts "
                                               "the thread), or pass a message id")
-        payload["reply_main_message_id"] = last
+        if last is not None:
+            payload["reply_main_message_id"] = last
         resolved_reply = last
-    return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings)
+    return Draft(payload, blobs, kind, target, sender, user, resolved_reply, settings,
+                 reply_item)
 
 
 #: the status colours of alert headlines (Zoom's FontColor takes RGB without '#')
@@ -546,6 +567,10 @@ def deliver(draft: Draft) -> SentMessage:
     _recover_once()
     sent.user = draft.user or client.user
     payload = draft.payload
+    if draft.reply_item is not None:  # "last" is an alert still on its way: wait for it
+        main = _wait_for_thread(draft.reply_item, draft.target)
+        payload = {**payload, "reply_main_message_id": main}
+        sent.reply_to = main
     if draft.files:  # uploaded first, then ONE message refers to them (file_ids)
         sent.attachments = upload_files(client, draft.files, user=draft.user)
         payload = {**payload, "file_ids": [att.id for att in sent.attachments]}
@@ -749,6 +774,37 @@ def note_thread(key: Iterable[str], main_id: str) -> None:
     a, b, c, d = key
     with _lock:
         _last_main[(a, b, c, d)] = main_id
+
+
+def note_queued(key: Iterable[str], item: Any) -> None:
+    """An alert the user started was queued for ``key``: "last" there follows it (into
+    its thread once it is out), whatever is delivered before it."""
+    a, b, c, d = key
+    with _lock:
+        _last_main[(a, b, c, d)] = item
+
+
+def settle_thread(key: Iterable[str], item: Any, main_id: str) -> None:
+    """The outbox delivered ``item`` into the thread of ``main_id``: if "last" there
+    still follows it, it now names that thread (a later send is not overwritten)."""
+    a, b, c, d = key
+    with _lock:
+        if _last_main.get((a, b, c, d)) is item:
+            _last_main[(a, b, c, d)] = main_id
+
+
+def _wait_for_thread(item: Any, target: str) -> str:
+    """The thread of a queued alert once it is out (at most ``LAST_WAIT`` seconds)."""
+    deadline = time.monotonic() + LAST_WAIT
+    while item.status in ("queued", "inflight") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if item.status != "sent" or not item.message_id:
+        state = ("still on its way" if item.status in ("queued", "inflight")
+                 else item.status)
+        raise ValidationError("reply_to", f"'last' is an alert to {target} that is {state} "
+                                          "(not delivered): nothing was sent; pass a "
+                                          "message id, or try again once it is out")
+    return str(item.request_payload().get("reply_main_message_id") or item.message_id)
 
 
 def send(

@@ -200,7 +200,7 @@ class AutoNotify:
     def _post(self, batch: Batch) -> None:
         text = summary(batch.cells, where_and_when())
         root = self.thread_root if self.thread else None
-        item = post_alert(text, reply_ref=root, **self.target)
+        item = post_alert(text, reply_ref=root, claims_last=False, **self.target)
         if item is not None:
             self.alerts.append(item)
             if self.thread and self.thread_root is None:

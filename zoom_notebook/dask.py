@@ -193,9 +193,11 @@ class ZoomPlugin(SchedulerPlugin):
         if root is None:
             head = f"❌ {self.desc} cluster: {len(lines)} problem(s) ({where_and_when()})"
             item = post_alert("\n".join([head, *shown]), mentions=self.mentions, show=False,
+                              claims_last=False,
                               **self.target)
             with self._lock:
                 self._root = item
         else:
-            post_alert("\n".join(shown), reply_ref=root, show=False, **self.target)
+            post_alert("\n".join(shown), reply_ref=root, show=False, claims_last=False,
+                       **self.target)
         self.posted += 1

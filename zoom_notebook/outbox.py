@@ -216,7 +216,7 @@ class Item:
         """The body to POST (the thread filled in once its first message is known)."""
         payload = dict(self.payload)
         if self.reply_ref is not None and self.reply_ref.message_id:
-            thread = self.reply_ref.payload.get("reply_main_message_id")
+            thread = self.reply_ref.request_payload().get("reply_main_message_id")
             payload["reply_main_message_id"] = thread or self.reply_ref.message_id
         return payload
 
@@ -831,10 +831,10 @@ class Outbox:
         self.delivered += 1
         self._journal(item, keep=False)
         if message_id and item.thread_key:
-            from .api import note_thread
+            from .api import settle_thread
 
             main = item.request_payload().get("reply_main_message_id") or message_id
-            note_thread(item.thread_key, main)
+            settle_thread(item.thread_key, item, main)
         if message_id and item.request_payload().get("reply_main_message_id"):
             from .api import note_posted_reply
             from .config import Settings
