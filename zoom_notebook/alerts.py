@@ -438,6 +438,31 @@ class Progress(Generic[T]):
             warnings.warn(f"zoom-notebook could not queue a progress edit: {exc}",
                           stacklevel=3)
 
+    # ------------------------------------------------------------------ public surface
+    # What other bars built on this one use (zoom_notebook.tqdm, zoom_notebook.dask): post
+    # the message, update it (paced), and end it one of three ways.
+    def start(self) -> None:
+        """Post the message (once; iterating does it by itself)."""
+        if self.item is None and not self._finished:
+            self._post_first()
+
+    def update(self, text: str | None = None) -> None:
+        """Edit the message to ``text`` (default: done/total, time left), at most once
+        a second (``EDIT_FLOOR``); the bar's own pace (``every``) is the caller's."""
+        self._edit(text if text is not None else self._status())
+
+    def done(self) -> None:
+        """The final edit: done, n/total, how long."""
+        self._end_done()
+
+    def stopped(self, why: str = "") -> None:
+        """The final edit: stopped early at n/total (``why`` is appended)."""
+        self._end_stopped(why)
+
+    def failed(self, detail: str) -> None:
+        """The final edit: failed at n/total, with ``detail`` (the error)."""
+        self._end_failed(detail)
+
     # The final edit, one of three (also what the tqdm and Dask bars end with).
     def _end_done(self) -> None:
         self._edit(f"✅ {self.desc}: done, {self.n}{self._of} in {self._took()}", final=True)

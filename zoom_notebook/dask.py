@@ -48,7 +48,7 @@ class _ZoomBar(TextProgressBar):
         zoom.n = all - remaining
         if time.monotonic() - self._last >= self._every and remaining:
             self._last = time.monotonic()
-            zoom._edit(zoom._status())
+            zoom.update()
 
     def _draw_stop(self, remaining: int = 0, all: int = 0, status: str = "",
                    **kwargs: Any) -> None:
@@ -57,10 +57,10 @@ class _ZoomBar(TextProgressBar):
         zoom = self._zoom
         zoom.total, zoom.n = all, all - remaining
         if status == "error":
-            zoom._end_failed(_error_text(kwargs.get("exception")))
+            zoom.failed(_error_text(kwargs.get("exception")))
         else:
             zoom.n = all
-            zoom._end_done()
+            zoom.done()
 
 
 def _error_text(error: Any) -> str:
@@ -93,7 +93,7 @@ def progress(*futures: Any, desc: str = "Dask", to_channel: str | None = None,
     zoom: Any = zoom_progress((), total=len(keys), desc=desc, to_channel=to_channel,
                          to_contact=to_contact, mentions=mentions, reply_to=reply_to,
                          every=every)
-    zoom._post_first()
+    zoom.start()
     bar = _ZoomBar(keys, zoom, every, show_text, scheduler=scheduler, start=False,
                    interval="100ms")
     bar._loop_runner.run_sync(bar.listen)

@@ -48,7 +48,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         if self._zoom is not None:
             self._zoom.total = self.total
-            self._zoom._post_first()
+            self._zoom.start()
             self._zoom_last = time.monotonic()
 
     def _zoom_text(self) -> str:
@@ -63,7 +63,7 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]
         if zoom is not None and time.monotonic() - self._zoom_last >= self._zoom_every:
             self._zoom_last = time.monotonic()
             zoom.n = self.n
-            zoom._edit(self._zoom_text())
+            zoom.update(self._zoom_text())
         return shown
 
     def close(self) -> None:
@@ -73,9 +73,9 @@ class tqdm(_tqdm_auto):  # type: ignore[misc]
             return
         zoom.n, zoom.total = self.n, self.total
         if self.total is None or self.n >= self.total:
-            zoom._end_done()
+            zoom.done()
         else:
-            zoom._end_stopped()
+            zoom.stopped()
 
 
 def trange(*args: Any, **kwargs: Any) -> tqdm:
