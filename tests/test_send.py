@@ -184,3 +184,27 @@ def test_reprs_hide_secrets(s2s_env, monkeypatch):
     texts = [repr(settings), str(settings), repr(client), repr(client.credentials), repr(s2s)]
     for text in texts:
         assert "tok-SECRET-123" not in text and s2s_env.client_secret not in text
+
+
+def test_issue25_item_9_settings_read_config_json_only_when_it_changed(tmp_path,
+                                                                       monkeypatch):
+    import json
+    import os
+    from pathlib import Path
+
+    from zoom_notebook.config import Settings
+
+    monkeypatch.setenv("ZOOM_NOTEBOOK_HOME", str(tmp_path))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"default_channel": "C1"}))
+    reads = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name)
+                        or real(self, *a, **k))
+    for _ in range(5):
+        assert Settings.load().default_channel == "C1"
+    assert reads.count("config.json") == 1
+    config.write_text(json.dumps({"default_channel": "C2 "}))
+    os.utime(config, ns=(1, 1))  # a change even where the clock is coarse
+    assert Settings.load().default_channel.strip() == "C2"
+    assert reads.count("config.json") == 2

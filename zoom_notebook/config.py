@@ -149,10 +149,29 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: config.json as last read, by path: (its stat signature, what it held). A send loads
+#: the settings; the file is read again only when it changed (issue 25 item 9).
+_config_cache: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return {}
+    signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _config_cache.get(str(path))
+    if cached is not None and cached[0] == signature:
+        return dict(cached[1])
+    data = _parse_config_file(path)
+    _config_cache[str(path)] = (signature, data)
+    return dict(data)
+
+
+def _parse_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError):
         return {}
     try:
         data = json.loads(text)
