@@ -25,6 +25,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import ValidationError, ZoomNotebookError
+from .retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
                     break
                 except ZoomNotebookError as exc:
                     self.last_error = str(exc)
-                    time.sleep(0.5 * 2 ** attempt)
+                    time.sleep(backoff_delay(attempt, 0.5, cap=4.0))
             else:
                 log.warning("watchdog: could not cancel scheduled message %s: %s",
                             draft.id, self.last_error)
@@ -242,6 +243,7 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
             except Exception as exc:  # retried: the draft scheduled before is still due
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                wait = min(RETRY_CAP, RETRY_FIRST * 2 ** (failures - 1), self.renew_every)
+                wait = min(backoff_delay(failures - 1, RETRY_FIRST, cap=RETRY_CAP),
+                           self.renew_every)
                 log.warning("watchdog renewal failed (%s); retrying in %.0f s",
                             self.last_error, wait)
