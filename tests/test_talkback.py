@@ -612,3 +612,15 @@ def test_issue24_finding_10_progress_every_0_edits_at_most_once_a_second(user_en
     assert 1 <= len(puts) <= took / EDIT_FLOOR + 2  # it was 46 edits a second
     with pytest.raises(zn.ValidationError):
         zn.progress(range(3), to_channel=ch, every=-1)
+
+
+def test_issue25_item_6_a_429_hold_is_counted_on_zooms_clock():
+    """The poller's hold after a 429 is the retry module's count, on Zoom's clock (the
+    client's skew), not this machine's."""
+    from zoom_notebook.retry import seconds_until
+
+    zoom_time = dt.datetime.fromtimestamp(1_000_100, dt.timezone.utc)
+    # our clock says 1,000,000 but Zoom's runs 60 s ahead: 40 s left, not 100
+    assert seconds_until(zoom_time, 60.0, clock=lambda: 1_000_000.0) == 40.0
+    assert seconds_until(zoom_time, None, clock=lambda: 1_000_000.0) == 100.0
+    assert seconds_until(zoom_time, 500.0, clock=lambda: 1_000_000.0) == 1.0  # at least 1 s

@@ -121,6 +121,7 @@ class ThreadReader:
         errors that may clear (a rate limit, the network) give no replies this turn, and a
         429 holds every waiter. ``budget``: seconds this read may take at most."""
         from .errors import ConnectFailed, OutcomeUnknown, RateLimited, ZoomAPIError
+        from .retry import seconds_until
 
         try:
             resp = self.client.thread_response(
@@ -128,9 +129,8 @@ class ThreadReader:
                 sort=self._sort, budget=budget, **{self.kind: self.target})
         except RateLimited as exc:
             wait = HOLD_429
-            if exc.retry_at is not None:
-                wait = max(1.0, (exc.retry_at - dt.datetime.now(dt.timezone.utc))
-                           .total_seconds())
+            if exc.retry_at is not None:  # on Zoom's clock, as the retry module counts
+                wait = seconds_until(exc.retry_at, getattr(self.client, "skew", None))
             self.budget.hold(wait)
             return []
         except (ConnectFailed, OutcomeUnknown):

@@ -98,6 +98,15 @@ def backoff_delay(attempt: int, base: float | None = None, cap: float = 8.0) -> 
     return max(floor_delay(), random.uniform(ceiling / 4, ceiling))
 
 
+def seconds_until(when: dt.datetime, skew: float | None = None,
+                  clock: Callable[[], float] = time.time, least: float = 1.0) -> float:
+    """Seconds from now until ``when`` (a time Zoom gave, e.g. a 429's retry time),
+    counted on Zoom's clock when the client knows the skew from Zoom's ``Date`` header;
+    at least ``least``."""
+    now = clock() + (skew if isinstance(skew, (int, float)) else 0.0)
+    return max(least, when.timestamp() - now)
+
+
 def floor_delay() -> float:
     """The least wait before any retry, jittered so that clients do not retry in step."""
     return random.uniform(FLOOR, 2 * FLOOR)
