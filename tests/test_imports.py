@@ -17,8 +17,13 @@ def test_import_is_light():
 def test_public_names_resolve():
     import zoom_notebook as zn
 
+    import types
+
     for name in zn.__all__:
-        assert getattr(zn, name) is not None
+        value = getattr(zn, name)
+        home = value.__name__ if isinstance(value, types.ModuleType) else value.__module__
+        assert home.startswith("zoom_notebook"), (name, home)  # ours, not a stray import
+        assert name in dir(zn)
 
 
 def test_tab_completion_offers_the_public_names_only():

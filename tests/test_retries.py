@@ -113,8 +113,11 @@ def test_read_timeout_is_outcome_unknown(user_env):
     user_env.inject("delay", seconds=1.5, method="POST")
     with pytest.raises(OutcomeUnknown, match="read timeout"):
         _send(user_env, timeout=(2.0, 0.5))
-    time.sleep(1.3)
+    deadline = time.monotonic() + 5  # counted at the server, not a guessed sleep
+    while not user_env.messages() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(user_env.messages()) == 1  # Zoom got it after all; we did not send twice
+    assert len(sandbox_posts(user_env)) == 1
 
 
 def test_reads_are_retried_after_a_drop(user_env):

@@ -85,8 +85,10 @@ def test_a_failed_upload_sends_nothing_and_says_why(user_env):
     with pytest.raises(RateLimited) as err:
         zn.send("with a file", to_channel=user_env.channel_id("alerts"),
                 files=[("a.csv", b"1")])
-    assert "429" in str(err.value) or "rate" in str(err.value).lower()
+    assert err.value.status == 429 and err.value.retry_at is not None  # says when
     assert user_env.messages() == []  # not a text without the file it describes
+    posts = [r["path"] for r in user_env.requests() if r["method"] == "POST"]
+    assert posts and all(p.endswith("/files") for p in posts)  # no message was POSTed
 
 
 def test_a_file_to_a_contact_by_email_needs_no_lookup(user_env, http_recorder):
