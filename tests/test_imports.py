@@ -15,9 +15,9 @@ def test_import_is_light():
 
 
 def test_public_names_resolve():
-    import zoom_notebook as zn
-
     import types
+
+    import zoom_notebook as zn
 
     for name in zn.__all__:
         value = getattr(zn, name)
