@@ -107,6 +107,9 @@ class _Server(http.server.ThreadingHTTPServer):
         self.decided = threading.Event()
         self.handlers: list[threading.Thread] = []
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up or was cut (a slow drip) is not news: no traceback
+
     def process_request(self, request: Any, client_address: Any) -> None:
         # ThreadingMixIn's, keeping the threads: close() lets the page finish writing
         thread = threading.Thread(target=self.process_request_thread,
