@@ -229,7 +229,6 @@ def forget_clients() -> None:
 def _read_checked(path: Path) -> bytes:
     """A file's bytes, its size checked before it is read (SECURITY.md 35): a regular
     file within Zoom's limit, never a device or a pipe."""
-    import stat
 
     from .client import file_limit
 
@@ -726,7 +725,7 @@ def remember_thread(draft: Draft, message_id: str) -> None:
     """Record the thread of a delivered message for ``reply_to="last"``."""
     note_thread(thread_key(draft), draft.reply_to or message_id)
     if draft.reply_to:
-        note_posted_reply(draft.settings, message_id)
+        note_posted_reply(draft.settings.home_dir, message_id)
 
 
 #: Replies this package posted (ids), in this process and, for the other processes of
@@ -735,11 +734,11 @@ POSTED_FILE = "posted-replies"
 _posted: set[str] = set()
 
 
-def note_posted_reply(settings: Settings, message_id: str) -> None:
+def note_posted_reply(home: Path, message_id: str) -> None:
     with _lock:
         _posted.add(message_id)
     try:
-        fd = os.open(settings.home_dir / POSTED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        fd = os.open(home / POSTED_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT
                      | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             os.write(fd, f"{message_id}\n".encode())  # one short line: whole or nothing
@@ -752,21 +751,15 @@ def note_posted_reply(settings: Settings, message_id: str) -> None:
 def posted_replies(settings: Settings) -> set[str]:
     """The ids of replies this package posted: this process's, and the newest of this
     home's (the file's tail, bounded)."""
+    from .store import read_regular
+
     with _lock:
         out = set(_posted)
-    path = settings.home_dir / POSTED_FILE
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        tail = read_regular(settings.home_dir / POSTED_FILE, 64 * 1024, tail=True)
     except OSError:
         return out
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            size = os.fstat(fd).st_size
-            tail = os.pread(fd, 64 * 1024, max(0, size - 64 * 1024))
-            out |= {line for line in tail.decode("utf-8", "replace").split() if line}
-    finally:
-        os.close(fd)
-    return out
+    return out | {line for line in tail.decode("utf-8", "replace").split() if line}
 
 
 def note_thread(key: Iterable[str], main_id: str) -> None:

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -48,20 +47,13 @@ def _read_bounded(path: Path) -> dict[str, Any]:
     """The ledger as a dict, or {} for anything else: a missing, damaged or oversized file,
     or a FIFO, device or symlink planted in its place (never followed or read without
     limit)."""
+    from .store import read_regular
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
-    except OSError:
-        return {}
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {}
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES + 1)
         state = json.loads(data) if len(data) <= MAX_BYTES else {}
     except (OSError, ValueError):
         return {}
-    finally:
-        os.close(fd)
     return state if isinstance(state, dict) else {}
 
 

@@ -256,22 +256,15 @@ def _item_from(rec: dict[str, Any]) -> Item:
 MAX_JOURNAL = 64 * 1024 * 1024
 
 
-@contextlib.contextmanager
-def _open_journal(path: Path) -> Iterator[Any]:
+def _open_journal(path: Path) -> Any:
     """The journal for reading: a regular file only (no symlink, FIFO or device: those
     raise OSError), at most MAX_JOURNAL bytes of it (SECURITY.md 39)."""
     import io
-    import stat
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, f"{path} is not a regular file")
-        raw = io.FileIO(fd, "r", closefd=False)
-        limited = io.BytesIO(raw.read(MAX_JOURNAL))
-        yield io.TextIOWrapper(limited, encoding="utf-8", errors="replace")
-    finally:
-        os.close(fd)
+    from .store import read_regular
+
+    return io.TextIOWrapper(io.BytesIO(read_regular(path, MAX_JOURNAL)), encoding="utf-8",
+                            errors="replace")
 
 
 _NUMBER = (int, float)
@@ -837,9 +830,8 @@ class Outbox:
             settle_thread(item.thread_key, item, main)
         if message_id and item.request_payload().get("reply_main_message_id"):
             from .api import note_posted_reply
-            from .config import Settings
 
-            note_posted_reply(Settings.load(), message_id)
+            note_posted_reply(self.home, message_id)
         self._notify(item)
         if item.latest and item.latest != item.payload.get("message"):
             kind, target = item.conversation

@@ -75,6 +75,23 @@ def _refuse_link(path: Path) -> None:
                         "file), then run `%zoomchat login` again.")
 
 
+def read_regular(path: Path, limit: int, *, tail: bool = False) -> bytes:
+    """At most ``limit`` bytes of the file at ``path`` (its last ones with ``tail``), read
+    only if it is a regular file: a symlink, FIFO or device planted in its place is never
+    followed, waited on or read without end (SECURITY.md 39). Raises OSError otherwise
+    (FileNotFoundError when there is nothing)."""
+    import errno
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        return os.pread(fd, limit, max(0, info.st_size - limit) if tail else 0)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` (mode 0600) so readers see the old or the new file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
