@@ -229,7 +229,6 @@ def forget_clients() -> None:
 def _read_checked(path: Path) -> bytes:
     """A file's bytes, its size checked before it is read (SECURITY.md 35): a regular
     file within Zoom's limit, never a device or a pipe."""
-
     from .client import file_limit
 
     try:

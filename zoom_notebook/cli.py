@@ -302,6 +302,7 @@ def _watchdog(args: argparse.Namespace) -> int:
     # scheduled message is cancelled only once that is posted, else Zoom posts it later.
     how = (f"was killed by {_signal_name(-code)}" if code < 0
            else f"failed with exit status {code}")
+    status = 128 - code if code < 0 else code  # as a shell reports a signal
     try:
         from .api import send
 
@@ -310,10 +311,10 @@ def _watchdog(args: argparse.Namespace) -> int:
         print(f"error: could not post that {name} {how} ({exc}); the watchdog's scheduled "
               "message stays in Zoom and will say it", file=sys.stderr)
         dog.abandon()
-        return 128 - code if code < 0 else code
+        return status
     dog.stop()
     print(f"error: {name} {how}", file=sys.stderr)
-    return 128 - code if code < 0 else code
+    return status
 
 
 def _signal_name(number: int) -> str:

@@ -106,15 +106,14 @@ class ZoomChatClient:
         Server-to-Server, from what Zoom offers such apps at all. With a bare
         ``ZOOM_ACCESS_TOKEN`` nothing is known and nothing is blocked."""
         from .errors import MissingScope
-        from .scopes import impossible_for, needed_sentence, to_add
+        from .scopes import impossible_for, impossible_sentence, needed_sentence, to_add
 
         s2s = self.credentials.kind == "server-to-server"
         who = "A Server-to-Server login" if s2s else "This login"
         granted = self.granted()
         if granted is None:
             if s2s and impossible_for(feature, "admin"):
-                raise MissingScope(feature, [], needed_sentence(
-                    feature, ("team_chat:write:user_message:admin",), who=who))
+                raise MissingScope(feature, [], impossible_sentence(feature, "admin", who=who))
             return
         add, possible = to_add(feature, granted)
         if add or not possible:

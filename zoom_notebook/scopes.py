@@ -183,16 +183,21 @@ def capabilities(granted: Iterable[str]) -> dict[str, tuple[list[str], bool]]:
     return {feature: to_add(feature, names) for feature in FEATURES}
 
 
+def impossible_sentence(feature: str, kind: str, *, who: str = "This login") -> str:
+    """Why ``feature`` cannot work for that kind of app at all, and what to use."""
+    return (f"{who} cannot use {feature} ({FEATURES[feature][0]}): Zoom offers no scope for "
+            f"it to {KINDS[kind][1]}. Use a user login (zn.login()) for it.")
+
+
 def needed_sentence(feature: str, granted: Iterable[str], *, who: str = "This login") -> str:
     """What to do so that ``feature`` works, in words ("" when it already works)."""
     names = list(granted)
     add, possible = to_add(feature, names)
     if not add and possible:
         return ""
-    what = FEATURES[feature][0]
     if not possible:
-        return (f"{who} cannot use {feature} ({what}): Zoom offers no scope for it to "
-                f"{KINDS[kind_of(names)][1]}. Use a user login (zn.login()) for it.")
+        return impossible_sentence(feature, kind_of(names), who=who)
+    what = FEATURES[feature][0]
     return (f"{who} cannot use {feature} ({what}): add "
             + ", ".join(add) + " to the app's scopes in the Zoom App Marketplace "
             "(Scopes page), then log in again.")
@@ -213,8 +218,6 @@ def hint_for_missing(message: str) -> str:
     """What to do about Zoom's 4700/4711: the scopes it listed, the feature that needs
     them, the names to add for that kind of app."""
     listed = listed_in(message)
-    ops = [op for op, spec in OPERATIONS.items() if set(listed) & set(spec[2])]
-    features = [f for f, (_, calls) in FEATURES.items() if set(calls) & set(ops)]
     if not listed:
         return ("The login lacks a scope this call needs: `zn.status()` (or `zoom-notebook "
                 "status`) lists what each feature needs; add it to the app's scopes in the "
@@ -226,7 +229,8 @@ def hint_for_missing(message: str) -> str:
                 "Server-to-Server)")
     else:
         what = " or ".join(listed)
-    feature = features[0] if features else None
+    ops = [op for op, spec in OPERATIONS.items() if set(listed) & set(spec[2])]
+    feature = next((f for f, (_, calls) in FEATURES.items() if set(calls) & set(ops)), None)
     for_what = f", needed for {feature} ({FEATURES[feature][0]})" if feature else ""
     return (f"The login lacks the scope {what}{for_what}: add it to the app's scopes in the "
             "Zoom App Marketplace (Scopes page), then log in again.")

@@ -39,7 +39,7 @@ def remember_secret(value: Any) -> None:
 def known_secrets(settings: Any = None) -> list[str]:
     """The secret values this process knows (the settings' client secret, access token,
     webhook URL and token; the same variables in the environment; the webhook's hook id),
-    longest first, for :func:`redact`."""
+    longest first, for ``redact``."""
     import os
 
     values = {os.environ.get(name) for name in SECRET_ENV} | _remembered
@@ -154,5 +154,6 @@ def redact_library_logs() -> None:
         import logging
 
         _filtered = True
-        for name in ("urllib3.connectionpool", "requests", "urllib3"):
+        # a filter acts on the logger a line is made in: the ones that log request URLs
+        for name in ("urllib3.connectionpool", "urllib3.util.retry"):
             logging.getLogger(name).addFilter(_RedactingFilter())
