@@ -94,7 +94,7 @@ def allowed_users(from_users: Any, who: str) -> list[str] | None:
 def match(text: str, choices: Sequence[str] | None) -> str | None:
     """The choice a reply picks ("Yes", "yes!", "2"), or None. Without choices any
     non-empty reply is the answer (its text)."""
-    said = " ".join(text.split()).strip(" .!?\"'")
+    said = _said(text)
     if not choices:
         return said or None
     for i, choice in enumerate(choices, 1):
@@ -106,7 +106,12 @@ def match(text: str, choices: Sequence[str] | None) -> str | None:
 def is_stop(text: str) -> bool:
     """Does a reply in a stoppable progress thread say "stop"? The word itself (any case,
     "Stop!"), never a number: "1" is not a choice there (issue 24 finding 6)."""
-    return " ".join(text.split()).strip(" .!?\"'").lower() == "stop"
+    return _said(text).lower() == "stop"
+
+
+def _said(text: str) -> str:
+    """A reply as a word to compare: one space between words, no surrounding marks."""
+    return " ".join(text.split()).strip(" .!?\"'")
 
 
 def question_text(question: str, choices: Sequence[str] | None) -> str:

@@ -134,11 +134,7 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
     def stop(self) -> None:
         """A clean end: stop renewing and cancel what is scheduled (retried a few times;
         what still fails is logged with its draft id)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-        self._thread = None
-        atexit.unregister(self.stop)
+        self.abandon()  # no renewal from now on
         with self._lock:
             drafts = [*self._stale, *([self.current] if self.current else [])]
             self._stale, self.current = [], None
