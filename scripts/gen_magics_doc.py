@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "magics.md"
 #: the help as a module, so %load_ext does not build every parser to fill a docstring
-HELP_MODULE = ROOT / "zoom_notebook" / "_magics_help.py"
+HELP_MODULE = ROOT / "zoom_notebook" / "notebook" / "_magics_help.py"
 
 
 def help_module() -> str:

@@ -1,7 +1,7 @@
 """Write the scopes Zoom accepts for each call this project makes, from Zoom's OpenAPI document.
 
 Reads tests/zoom/team-chat-openapi.json (Zoom's own document, vendored) and writes
-zoom_notebook/_spec_scopes.py (the package and the sandbox read it) and the feature/scope
+zoom_notebook/core/_spec_scopes.py (the package and the sandbox read it) and the feature/scope
 table in docs/zoom-app.md between its markers. tests/test_scopes.py checks both are current.
 
 Run: .venv/bin/python scripts/gen_scopes.py
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "zoom" / "team-chat-openapi.json"
-MODULE = ROOT / "zoom_notebook" / "_spec_scopes.py"
+MODULE = ROOT / "zoom_notebook" / "core" / "_spec_scopes.py"
 DOC = ROOT / "docs" / "zoom-app.md"
 START, END = "<!-- scope-table:start -->", "<!-- scope-table:end -->"
 

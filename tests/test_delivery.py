@@ -7,10 +7,10 @@ import email.utils
 import time
 
 import pytest
+from zoom_notebook.outbox import Outbox, _line, get_outbox
 
 import zoom_notebook as zn
 from zoom_notebook import retry
-from zoom_notebook.outbox import Outbox, _line, get_outbox
 
 
 def test_finding_3_retry_after_zero_or_past_still_waits_a_floor():
@@ -76,7 +76,9 @@ def test_finding_11_one_client_per_credential_source(s2s_env):
 
     zn.send("a", to_channel=ch, settings=Settings.load({"default_channel": "X"}))
     zn.send("b", to_channel=ch, settings=Settings.load({"default_channel": "Y"}))
-    assert len(zn.api._clients) == 1
+    from zoom_notebook.account import session
+
+    assert len(session._clients) == 1
     assert s2s_env.counters.get("account_credentials") == 1
 
 

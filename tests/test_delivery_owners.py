@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-
 from zoom_notebook.outbox import _line, _proc_stat, get_outbox, owner, owner_alive
 
 from .conftest import sandbox_posts

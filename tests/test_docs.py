@@ -20,12 +20,12 @@ def test_magics_reference_is_generated_from_the_magics_help():
 
 
 def test_the_magics_help_module_is_generated_from_the_parsers():
-    """%load_ext reads the help from zoom_notebook/_magics_help.py instead of building
+    """%load_ext reads the help from zoom_notebook/notebook/_magics_help.py instead of building
     every parser: it must say what the parsers say."""
     module = runpy.run_path(str(ROOT / "scripts" / "gen_magics_doc.py"))
-    current = (ROOT / "zoom_notebook" / "_magics_help.py").read_text(encoding="utf-8")
+    current = (ROOT / "zoom_notebook" / "notebook" / "_magics_help.py").read_text(encoding="utf-8")
     assert current == module["help_module"](), (
-        "zoom_notebook/_magics_help.py is stale: run .venv/bin/python "
+        "zoom_notebook/notebook/_magics_help.py is stale: run .venv/bin/python "
         "scripts/gen_magics_doc.py")
 
 
@@ -148,12 +148,12 @@ def test_getting_started_wheel_install_is_true(tmp_path):
     (wheel,) = tmp_path.glob("zoom_notebook-*.whl")
     assert wheel.name in page.replace("0.1.0", wheel.name.split("-")[1])
     names = zipfile.ZipFile(wheel).namelist()
-    assert "zoom_notebook/display.py" in names and "zoom_notebook/sandbox/app.py" in names
+    assert "zoom_notebook/core/display.py" in names and "zoom_notebook/sandbox/chat.py" in names
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA")))
     assert b"Provides-Extra: notebook" in meta and b'traitlets>=5.9; extra == "notebook"' in meta
     # a real package: its license travels with it, and the scope table it reads
     assert b"License-Expression: MIT" in meta and any(n.endswith("/LICENSE") for n in names)
-    assert "zoom_notebook/_spec_scopes.py" in names
+    assert "zoom_notebook/core/_spec_scopes.py" in names
     # the docs the errors name come with it (`zoom-notebook docs zoom-app`)
     assert any(n.endswith("data/share/zoom-notebook/docs/zoom-app.md") for n in names)
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-
-from zoom_notebook import ValidationError, outbox
 from zoom_notebook.magics import UsageError
 from zoom_notebook.outbox import get_outbox
+
+from zoom_notebook import ValidationError, outbox
 
 from .conftest import sandbox_posts
 
@@ -52,7 +52,7 @@ def test_cell_output_is_sent_and_still_shown(shell, user_env, capsys):
     assert "to stdout" in out.out and "to stderr" in out.err and "42" in out.out
     (msg,) = messages(user_env)
     text = msg["message"]
-    assert text.startswith("In [") and "finished in" in text
+    assert text.startswith("✅ In [") and "finished in" in text
     for part in ("to stdout", "to stderr", "{'a': 1}", "42"):
         assert part in text
     assert text.index("to stdout") < text.index("{'a': 1}") < text.index("42")
@@ -575,7 +575,7 @@ def test_issue12_finding_5_a_lone_surrogate_in_output_is_sent(shell, user_env):
 
 def test_issue12_finding_5_the_cells_exception_survives_a_failing_send(shell, user_env,
                                                                        monkeypatch, capsys):
-    from zoom_notebook import api
+    from zoom_notebook.delivery import sending as api  # the one place that delivers
 
     def broken(*a, **k):
         raise RuntimeError("the send path broke")

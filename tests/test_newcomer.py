@@ -99,7 +99,7 @@ def test_the_cell_magic_names_its_own_cell_number(shell, user_env):
         store_history=True)
     assert result.success
     (msg,) = user_env.messages()
-    assert msg["message"].startswith(f"In [{result.execution_count}] finished")
+    assert msg["message"].startswith(f"✅ In [{result.execution_count}] finished")
     name = f"cell-{result.execution_count}-figure-1.png"
     assert msg["files"][0]["file_name"] == name
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from zoom_notebook.errors import MissingScope, ZoomAPIError
 
 import zoom_notebook as zn
 from zoom_notebook import scopes
-from zoom_notebook.errors import MissingScope, ZoomAPIError
 from zoom_notebook.sandbox import Sandbox
 
 from .conftest import point_at
@@ -31,7 +31,7 @@ MISSING_TWO = [s for s in scopes.scopes_for() if s not in (
 # ------------------------------------------------------------------ the table
 def test_the_scope_module_is_generated_from_zooms_document():
     module = runpy.run_path(str(ROOT / "scripts" / "gen_scopes.py"))
-    assert module["module"]() == (ROOT / "zoom_notebook" / "_spec_scopes.py").read_text(
+    assert module["module"]() == (ROOT / "zoom_notebook" / "core" / "_spec_scopes.py").read_text(
         "utf-8"), "stale: run .venv/bin/python scripts/gen_scopes.py"
     assert module["doc"]() == (ROOT / "docs" / "zoom-app.md").read_text("utf-8"), (
         "docs/zoom-app.md's scope table is stale: run .venv/bin/python scripts/gen_scopes.py")
@@ -123,8 +123,9 @@ def _colleague_answers(sb, containing, text, channel):
 
 @pytest.fixture
 def fast_polls(monkeypatch):
-    from zoom_notebook import poller
     from zoom_notebook.poller import Budget
+
+    from zoom_notebook import poller
 
     monkeypatch.setattr(poller, "FIRST", 0.05)
     monkeypatch.setattr(poller, "CAP", 0.3)

@@ -17,8 +17,9 @@ from zoom_notebook.sandbox import free_port
 
 ALPHA = """
 import os, time
-from zoom_notebook import client, outbox
-outbox.LEASE_SECONDS = 3.0           # renewed every 0.75 s while it holds records
+from zoom_notebook import client
+from zoom_notebook.delivery import leases
+leases.LEASE_SECONDS = 3.0           # renewed every 0.75 s while it holds records
 client.DEFAULT_TIMEOUT = (0.5, 1.0)
 client.DEFAULT_RETRY_BUDGET = 0.5    # a request of its may be in flight for 1.5 s at most
 import zoom_notebook as zn

@@ -18,12 +18,12 @@ import time
 import weakref
 from typing import Any
 
-from .app import SandboxApp
-from .faults import Faults
-from .limits import Limiter
-from .oauth import app_scopes as configured_scopes
-from .oauth import install as install_user_oauth
-from .state import World
+from zoom_notebook.sandbox.control import SandboxApp
+from zoom_notebook.sandbox.faults import Faults
+from zoom_notebook.sandbox.limits import Limiter
+from zoom_notebook.sandbox.oauth import install as install_user_oauth
+from zoom_notebook.sandbox.routing import app_scopes as configured_scopes
+from zoom_notebook.sandbox.state import World
 
 #: What the sandbox's app has unless told otherwise: an app made today (granular scopes).
 APP_TOKEN_SCOPES = configured_scopes("granular")
@@ -309,8 +309,8 @@ def login(*, scopes: Any = None) -> Any:
     consent page and pastes the address. For notebooks and scripts run against the
     sandbox; with real Zoom use ``zn.login()`` / ``%zoomchat login``.
     """
-    from ..auth import DEFAULT_SCOPES, PASTE_REDIRECT_URI, PKCELogin
-    from ..config import Settings
+    from zoom_notebook.account.login import DEFAULT_SCOPES, PASTE_REDIRECT_URI, PKCELogin
+    from zoom_notebook.core.config import Settings
 
     attempt = PKCELogin(Settings.load(), PASTE_REDIRECT_URI, scopes or DEFAULT_SCOPES,
                         "paste")
@@ -323,7 +323,7 @@ def server_to_server_env(user: str | None = None) -> dict[str, str]:
     read from the running sandbox that ZOOM_OAUTH_URL points at."""
     import requests
 
-    from ..config import Settings
+    from zoom_notebook.core.config import Settings
 
     state = requests.get(Settings.load().oauth_url + "/_sandbox/state", timeout=10).json()
     me = next(u for u in state["users"] if u["id"] == state["me"])
@@ -350,18 +350,18 @@ def answer_later(text: str, *, as_user: str = "grace", after: float = 15.0,
 
     import requests
 
-    from .. import api
-    from ..config import Settings
+    from zoom_notebook.account import session
+    from zoom_notebook.core.config import Settings
 
     settings = Settings.load()
     if to_channel and to_channel.startswith("#"):
-        from ..people import resolve_channel
+        from zoom_notebook.account.people import resolve_channel
 
         to_channel = resolve_channel(to_channel, settings)
 
     def run() -> None:
         time.sleep(after)
-        zoom = api.client(settings)
+        zoom = session.client(settings)
         query = {"to_channel": to_channel} if to_channel else {"to_contact": to_contact}
         for message in zoom.list_messages(page_size=20, **query):
             if containing in str(message.get("message", "")) and not message.get(

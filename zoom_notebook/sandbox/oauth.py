@@ -20,23 +20,12 @@ from urllib.parse import urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from .app import SandboxApp, json_response
+from zoom_notebook.sandbox.routing import Routing as SandboxApp
+from zoom_notebook.sandbox.routing import json_response
 
 CODE_TTL = 300.0
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-
-def app_scopes(value: Any = "granular") -> str:
-    """The scopes the sandbox's OAuth app is configured with, as Zoom keeps them on an app:
-    ``"granular"`` (an app made today: every feature's granular user scopes),
-    ``"classic"`` (an app made before 2024), or the names themselves (a string or a list),
-    e.g. an app missing a scope."""
-    from ..scopes import scopes_for
-
-    if value in ("granular", "classic"):
-        return " ".join(scopes_for(kind=value))
-    names = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    return " ".join(dict.fromkeys(str(n) for n in names))
 
 
 @dataclasses.dataclass

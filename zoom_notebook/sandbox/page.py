@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from .state import Message, World
+from zoom_notebook.sandbox.state import Message, World
 
 #: Reload every 2 s to show new messages, unless someone is typing a reply.
 RELOAD = ("<script>setInterval(function(){var t=[].slice.call(document.querySelectorAll("
