@@ -141,7 +141,7 @@ def test_issue24_finding_2_a_short_write_is_finished_or_undone_and_raised(tmp_pa
     import errno
     import os
 
-    from zoom_notebook import outbox as outbox_module
+    from zoom_notebook.delivery import journal as outbox_module  # where the journal writes
 
     box = Outbox(tmp_path, lambda: None)
     box._append([_record(0)])

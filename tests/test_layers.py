@@ -155,3 +155,21 @@ def test_below_the_notebook_layer_only_the_display_kit_touches_ipython():
                 if n == "zoom_notebook.core.nbui" and id(node) in top:
                     bad.append(f"{m} imports nbui when it is imported")
     assert not bad, bad
+
+
+def test_one_choke_point_for_http():
+    """Every exchange with Zoom goes through ``zoom.http.exchange`` (secrets kept out of
+    tracebacks, connect-only retries, deadlines in one place): no other module wraps a
+    request itself with ``guarded``/``within``/``with_connect_retries``, and no module
+    outside the zoom and account layers imports ``requests``' request functions."""
+    home = {"zoom_notebook.zoom.http", "zoom_notebook.core.secret", "zoom_notebook.core.retry"}
+    bad = []
+    for m, path in MODULES.items():
+        if m in home or m.startswith("zoom_notebook.sandbox"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in ("guarded", "within", "with_connect_retries"):
+                    bad.append(f"{m}:{node.lineno} calls {name}")
+    assert not bad, bad

@@ -186,7 +186,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:  # zn.api.client() works in a fresh kernel too
+    if name in _SUBMODULES or name in MOVED:  # zn.api.client() works in a fresh kernel
         return importlib.import_module(f"zoom_notebook.{name}")
     module = _LAZY.get(name)
     if module is None:

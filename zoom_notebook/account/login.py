@@ -22,11 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 from zoom_notebook.core.config import Settings
 from zoom_notebook.core.display import Card, Shown, in_notebook, show
 from zoom_notebook.core.errors import AuthError, LoginDenied, ValidationError, ZoomNotebookError
-from zoom_notebook.core.retry import TOKEN_TIMEOUT, with_connect_retries
+from zoom_notebook.core.retry import TOKEN_TIMEOUT
 from zoom_notebook.core.scopes import FEATURES
 from zoom_notebook.core.scopes import scopes_for as scopes_for  # re-exported: zn.auth.scopes_for
-from zoom_notebook.core.secret import guarded, hide, hide_token
+from zoom_notebook.core.secret import hide, hide_token
 from zoom_notebook.core.store import TokenStore
+from zoom_notebook.zoom.http import exchange
 from zoom_notebook.zoom.userauth import oauth_errors, oauth_session, token_record
 
 #: The features a login can be narrowed to (``--only``), as in ``zoom_notebook.scopes``.
@@ -200,7 +201,7 @@ class PKCELogin:
             raise AuthError("The address has no authorization code; copy the whole address "
                             "from the browser.")
         try:
-            token = guarded(lambda: self._session.fetch_token(
+            token = exchange(lambda: self._session.fetch_token(
                 self.settings.oauth_url + "/oauth/token", grant_type="authorization_code",
                 code=code, code_verifier=self._verifier, timeout=TOKEN_TIMEOUT),
                 "exchanging the login code", keep=hide_token)
@@ -365,10 +366,10 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = DEFAULT_SCOPES,
 
     try:
         try:
-            resp = guarded(lambda: with_connect_retries(lambda: session.post(
+            resp = exchange(lambda: session.post(
                 settings.oauth_url + "/oauth/devicecode", data={"client_id": settings.client_id},
-                auth=(settings.client_id, settings.client_secret), timeout=TOKEN_TIMEOUT)),
-                "starting the device login")
+                auth=(settings.client_id, settings.client_secret), timeout=TOKEN_TIMEOUT),
+                "starting the device login", connect_retries=True)
             grant = resp.json()
         except (requests.RequestException, ValueError) as exc:
             raise AuthError(f"Could not start the device login at {settings.oauth_url} "
@@ -398,7 +399,7 @@ def device_login(settings: Settings, *, scopes: Sequence[str] = DEFAULT_SCOPES,
                 raise AuthError("The device code expired before it was approved; run "
                                 "`%zoomchat login --device` again.")
             try:
-                token = guarded(lambda: session.fetch_token(
+                token = exchange(lambda: session.fetch_token(
                     settings.oauth_url + "/oauth/token", grant_type=DEVICE_GRANT,
                     device_code=device_code, timeout=TOKEN_TIMEOUT), "waiting for approval",
                     keep=hide_token)
@@ -558,7 +559,7 @@ def _revoke(settings: Settings, record: dict[str, Any]) -> str:
             if not value:
                 continue
             try:
-                resp = guarded(functools.partial(
+                resp = exchange(functools.partial(
                     session.revoke_token, settings.oauth_url + "/oauth/revoke", value,
                     token_type_hint=hint, timeout=TOKEN_TIMEOUT), "revoking the login")
                 failed += resp.status_code != 200

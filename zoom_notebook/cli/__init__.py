@@ -246,16 +246,22 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from zoom_notebook.delivery.sending import latest_thread, send
+    from zoom_notebook.delivery.draft import prepare
+    from zoom_notebook.delivery.policy import NOW_KEEP, deliver_as
+    from zoom_notebook.delivery.sending import latest_thread
 
     reply_to = args.reply_to
     if reply_to == "last":  # a shell command has no earlier send to remember: ask Zoom
         reply_to = latest_thread(to_channel=args.channel, to_contact=args.contact)
+    draft = prepare(" ".join(args.text), to_channel=args.channel, to_contact=args.contact,
+                    reply_to=reply_to, mentions=parse_mentions(args.mentions),
+                    files=args.file, markdown=not args.plain, at=args.at)
     print(f"Sending to {args.channel or args.contact}…", file=sys.stderr, flush=True)
-    sent = send(" ".join(args.text), to_channel=args.channel, to_contact=args.contact,
-                reply_to=reply_to, mentions=parse_mentions(args.mentions), files=args.file,
-                markdown=not args.plain, at=args.at)
-    print(repr(sent))
+    outcome = deliver_as(draft, NOW_KEEP, show=False)  # as %%zoomchat: shown, and kept
+    if outcome.sent is None:
+        print(f"error: {outcome.words}", file=sys.stderr)
+        return 1
+    print(repr(outcome.sent))
     return 0
 
 

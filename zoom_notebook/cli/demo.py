@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def _kernel_env(sb: Any, home: str) -> dict[str, str]:

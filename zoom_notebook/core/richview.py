@@ -1,6 +1,6 @@
 """What Zoom will show for a message body, as HTML: the compose form's live preview.
 
-Reads the request the one pipeline built (``api.prepare(...).payload``): its final text,
+Reads the request the one pipeline built (``delivery.draft.prepare(...).payload``): its final text,
 its ``rich_text`` items (positions in code points, end exclusive: see
 ``zoom_notebook.markdown``) and its ``at_items`` (end inclusive). Inline styles become
 ``<b>``, ``<i>``, ``<s>``, ``<u>``, links and coloured spans; line styles (headings,

@@ -198,6 +198,10 @@ class Attempts:
             item.status = "superseded"
             self._journal(item, keep=False)
             return
+        if ref.dropped:  # its message was given up on, and shown: nothing to edit, or keep
+            item.status = "superseded"
+            self._journal(item, keep=False)
+            return
         if ref.status != "sent":  # not delivered (yet): its latest text goes with it
             ref.latest = item.payload["message"]
             item.status = "superseded"
@@ -261,6 +265,7 @@ class Attempts:
         why = not_worth_keeping(exc)
         if why is not None and item.kind == "send" and not item.resolve_first:
             item.status, item.hint = "failed", _not_kept_hint(why)
+            item.dropped = True
             self._journal(item, keep=False)
             self._report(item)
             return

@@ -63,7 +63,7 @@ class Item:
     attempted_at: float | None = None
     #: for a send: the latest progress text, to put in place once it is delivered
     latest: str | None = None
-    #: ``memory.thread_key`` of the draft, so ``reply_to="last"`` follows alerts too
+    #: ``delivery.state.thread_key`` of the draft, so ``reply_to="last"`` follows alerts too
     thread_key: list[str] | None = None
     #: it may already have been sent by a process that died: read Zoom back first
     resolve_first: bool = False
@@ -84,6 +84,9 @@ class Item:
     slot: float | None = None
     #: the reserved moment it is going out for (its lateness is measured once)
     sent_slot: float | None = None
+    #: given up on and NOT kept (it would fail again as it is): an edit of it is not kept
+    #: either (in memory only)
+    dropped: bool = False
     on_done: Callable[[Item], None] | None = dataclasses.field(default=None, repr=False)
 
     @property

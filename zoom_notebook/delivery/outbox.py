@@ -1,6 +1,6 @@
 """The outbox: durable background delivery for alerts, ``notify`` and ``progress``.
 
-How a message moves (docs/delivery.md): ``building.prepare()`` builds it; ``Outbox.put``
+How a message moves (docs/delivery.md): ``delivery.draft.prepare()`` builds it; ``Outbox.put``
 writes it to the journal and returns (the computation never waits for Zoom); the worker
 thread marks it in flight, delivers it (``zoom.resolve.send_resolved``:
 an unknown outcome is settled by reading Zoom back), and records the result.
@@ -188,6 +188,11 @@ class Outbox(Attempts):
             item.save_error = f"{exc2.strerror or exc2}"
             return False
         return True
+
+    def drop(self, item: Item) -> None:
+        """Forget a kept item: its sender is sending it again itself (the form's Retry)."""
+        item.status = "superseded"
+        self._journal(item, keep=False)
 
     def take_failures(self) -> list[Item]:
         """Failed or unknown items not yet shown to the user (each is returned once)."""

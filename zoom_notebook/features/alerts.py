@@ -7,7 +7,6 @@ Targets and mentions are checked up front, before the work starts.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import threading
@@ -19,7 +18,6 @@ from zoom_notebook.core.config import Settings
 from zoom_notebook.core.errors import ValidationError
 from zoom_notebook.core.message import Mentions
 from zoom_notebook.delivery.outbox import Item, get_outbox
-from zoom_notebook.delivery.receipts import Failed, Receipt, Sending
 from zoom_notebook.features import texts
 from zoom_notebook.features.context import (
     check_alert_target,
@@ -30,7 +28,7 @@ from zoom_notebook.features.context import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from zoom_notebook.delivery.receipts import SentMessage
+    pass
 
 T = TypeVar("T")
 
@@ -43,15 +41,16 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
     """Queue one alert in the outbox (returns once it is on disk) with a receipt that
     updates in place. Returns the outbox item, or None for a dry run.
 
-    The message is built by ``api.prepare`` like every other message (``reply_to="last"``,
-    mentions, Zoom's limits), cut to fit rather than refused. A first line starting with
+    The message is built by ``delivery.draft.prepare`` like every other message
+    (``reply_to="last"``, mentions, Zoom's limits), cut to fit rather than refused, and
+    delivered as ``delivery.policy.QUEUED``. A first line starting with
     ✅ or ❌ is the alert's headline: bold, green or red.
 
     ``claims_last``: this alert becomes what ``reply_to="last"`` follows in its
     conversation (an alert the user started); automatic ones (autonotify's batches, the
     Dask plugin) pass False and do not steal "last" from the user's own messages."""
     from zoom_notebook.delivery.draft import prepare
-    from zoom_notebook.delivery.state import note_queued, thread_key
+    from zoom_notebook.delivery.policy import QUEUED, deliver_as
 
     settings = settings or Settings.load()
     target = {"via": via} if via else resolve_target(to_channel, to_contact, settings)
@@ -59,37 +58,8 @@ def post_alert(message: str, *, to_channel: str | None = None, to_contact: str |
             else None) if isinstance(message, str) and not via else None
     draft = prepare(message, mentions=mentions, reply_to=reply_to, settings=settings,
                     fit=True, headline=tone, **target)
-    payload = draft.payload
-    if settings.dry_run:
-        if show:
-            Receipt(Sending(draft.where, payload["message"], note="dry run: not sent"))
-        return None
-    receipt = Receipt(Sending(draft.where, payload["message"], note="queued"), show=show)
-    item = Item(payload=payload, user=settings.user if settings.user != "me" else None,
-                reply_ref=reply_ref or draft.reply_item, thread_key=list(thread_key(draft)))
-    item.on_done = functools.partial(_update_receipt, receipt, draft.receipt())
-    get_outbox().put(item)
-    if claims_last:
-        note_queued(thread_key(draft), item)
-    if item.save_error and item.status == "queued":
-        receipt.update(Sending(draft.where, payload["message"], note=(
-            f"queued in memory only — it could not be saved to the outbox "
-            f"({item.save_error}); if this kernel dies before it is sent, it is lost")))
-    return item
-
-
-def _update_receipt(receipt: Receipt, shape: SentMessage, item: Item) -> None:
-    """``shape``: the draft's receipt (where it goes, named as a person reads it)."""
-    if item.status == "superseded":  # a later edit (or the first post) carries the text
-        return
-    first = item.ref or item  # an edit shows the message it edits, with its new text
-    if item.status == "sent":
-        receipt.update(dataclasses.replace(
-            shape, id=item.message_id, message=item.payload["message"],
-            reply_to=first.request_payload().get("reply_main_message_id")))
-    else:
-        receipt.update(Failed(shape.target, item.payload["message"], item.error or "?",
-                              item.hint or "", unknown=item.status == "unknown"))
+    return deliver_as(draft, QUEUED, show=show, claims_last=claims_last,
+                      reply_ref=reply_ref).item
 
 
 class notify:  # a class used like a function: ``with zn.notify(...)``

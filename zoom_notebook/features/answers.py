@@ -1,6 +1,6 @@
 """``zn.ask``: post a question, wait for the first fitting reply in its thread.
 
-The question goes through the one pipeline (``sending.send``); the waiting is
+The question goes through the one pipeline (``delivery.sending.send``); the waiting is
 ``zoom_notebook.poller`` (one polite budget per process). With ``choices`` a reply
 matches a choice without regard to case (or its number: "2"); other replies are
 ignored. Interrupting the cell (Stop) ends the wait at once.

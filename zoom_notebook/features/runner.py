@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zoom_notebook.core.config import Settings
-from zoom_notebook.core.errors import ValidationError, ZoomNotebookError
+from zoom_notebook.core.errors import ValidationError
 from zoom_notebook.core.secret import remember_secret
 from zoom_notebook.features import texts
 from zoom_notebook.features.context import (
@@ -144,18 +144,19 @@ def _source_cell(output: Path, index: int) -> int:
 
 def _post(text: str, target: dict[str, Any], settings: Settings, *,
           reply_to: str | None = None, files: list[Path] | None = None) -> str | None:
-    """Post now (so the thread exists); if Zoom fails, keep the text in the outbox."""
-    from zoom_notebook.delivery import sending
-    from zoom_notebook.features.alerts import post_alert
+    """Post now (so the thread exists), as the CLI's ``send`` does
+    (``delivery.policy.NOW_KEEP``): a failure is said on stderr and the text kept in the
+    outbox (the output notebook, a file, is not kept: it stays on disk)."""
+    from zoom_notebook.delivery.draft import prepare
+    from zoom_notebook.delivery.policy import NOW_KEEP, deliver_as
     from zoom_notebook.zoom.client import MAX_FILE_BYTES
 
-    kept = [f for f in files or [] if f.is_file() and f.stat().st_size <= MAX_FILE_BYTES]
-    try:
-        sent = sending.send(text, reply_to=reply_to, files=kept, settings=settings,
-                        markdown=False, **target)
-        return sent.id
-    except ZoomNotebookError as exc:
-        print(f"zoom-notebook: could not post to Zoom now ({exc}); the text is kept in the "
-              "outbox and sent later", file=sys.stderr)
-        post_alert(text, reply_to=reply_to, settings=settings, show=False, **target)
+    kept = [f for f in files or [] if f.is_file() and f.stat().st_size <= MAX_FILE_BYTES
+            and "via" not in target]  # an Incoming Webhook post is text only
+    draft = prepare(text, reply_to=reply_to, files=kept, settings=settings, markdown=False,
+                    **target)
+    outcome = deliver_as(draft, NOW_KEEP, show=False)
+    if outcome.sent is None:
+        print(f"zoom-notebook: could not post to Zoom now: {outcome.words}", file=sys.stderr)
         return None
+    return outcome.sent.id

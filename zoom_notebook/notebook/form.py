@@ -2,7 +2,7 @@
 attach, send, and see the receipt, all in the notebook (ipywidgets).
 
 A thin layer: lists come from ``Directory``, sending is
-``zoom_notebook.sending.send`` like everywhere else. No widget holds a secret: tokens
+``delivery.sending`` like everywhere else. No widget holds a secret: tokens
 stay in the token store, and the paste-login field is cleared and closed after use.
 
 Keyboard: Tab moves through the controls in order (login, channel/person, search,
@@ -25,7 +25,9 @@ from zoom_notebook.core.display import shell as _shell
 from zoom_notebook.core.errors import ValidationError, ZoomAPIError, ZoomNotebookError
 from zoom_notebook.core.message import MAX_MESSAGE_LENGTH
 from zoom_notebook.delivery import draft as building
-from zoom_notebook.delivery import sending
+from zoom_notebook.delivery.outbox import get_outbox
+from zoom_notebook.delivery.policy import NOW_KEEP, Outcome, deliver_as
+from zoom_notebook.delivery.receipts import Failed
 
 NEW_THREAD = ("— new message (no thread) —", "")
 LABEL_STYLE = {"description_width": "9em"}
@@ -48,7 +50,8 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         self.debounce = debounce
         self.mentions: dict[str, str] = dict(mentions or {})
         self.last_sent: Any = None
-        self.last_error: ZoomNotebookError | None = None
+        self._kept: Any = None  # the outbox record of a failed send (Retry replaces it)
+        self.last_error: BaseException | None = None
         self._callbacks: list[Callable[[Any], None]] = []
         self._timer: threading.Timer | None = None
         self._entries: dict[str, Entry] = {}
@@ -169,6 +172,10 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
     def target(self) -> dict[str, str]:
         entry = self._entries.get(self.results.value or "")
         return {entry.kind: entry.value} if entry is not None else {}
+
+    def _where(self) -> str:
+        entry = self._entries.get(self.results.value or "")
+        return entry.label if entry is not None else "(no recipient)"
 
     # ------------------------------------------------------------------ login
     def _first_load(self) -> None:
@@ -357,7 +364,7 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ checking
     def draft(self) -> building.Draft:
-        """The message as the one pipeline builds it (``building.prepare``, Markdown on):
+        """The message as the one pipeline builds it (``delivery.draft.prepare``, Markdown on):
         what Send sends and the preview shows. Raises ``ValidationError``."""
         text = self.text.value
         used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
@@ -406,20 +413,30 @@ class ComposeForm(widgets.VBox):  # type: ignore[misc]
         used = {k: v for k, v in self.mentions.items() if f"@{k}" in text}
         self.send_button.disabled = True
         self.receipt.value = "Sending…"
+        if self._kept is not None:  # Retry: the form sends it again, not the outbox too
+            get_outbox().drop(self._kept)
+            self._kept = None
         try:
             target = self.target
-            sent = sending.send(text, mentions=used or None, reply_to=self.thread.value or None,
-                            files=self._files(), to_channel=target.get("to_channel"),
-                            to_contact=target.get("to_contact"))
-        except ZoomNotebookError as exc:
-            self.last_error = exc
-            hint = exc.hint if isinstance(exc, ZoomAPIError) else ""
-            self.receipt.value = (f"<div style='color:#a00'><b>Not sent.</b> "
-                                  f"{_esc(type(exc).__name__)}: {_esc(str(exc))}"
-                                  f"{'<br>' + _esc(hint) if hint else ''}</div>")
+            draft = building.prepare(text, mentions=used or None,
+                                     reply_to=self.thread.value or None, files=self._files(),
+                                     to_channel=target.get("to_channel"),
+                                     to_contact=target.get("to_contact"), markdown=True)
+            outcome = deliver_as(draft, NOW_KEEP, show=False)  # as %%zoomchat: shown, kept
+        except ZoomNotebookError as exc:  # bad input, no login: nothing was sent or kept
+            outcome = Outcome(failed=Failed(self._where(), text, f"{type(exc).__name__}: {exc}",
+                                            exc.hint if isinstance(exc, ZoomAPIError) else ""),
+                              error=exc)
+        if outcome.sent is None:
+            assert outcome.failed is not None
+            self.last_error = outcome.error
+            self._kept = outcome.item
+            self.receipt.value = ("<div style='color:#a00'><b>Not sent.</b></div>"
+                                  + outcome.failed._repr_html_())
             self.retry_button.layout.display = None
             self.send_button.disabled = False
             return
+        sent = outcome.sent
         self.last_error = None
         entry = self._entries.get(self.results.value or "")
         if entry is not None and entry.kind == "to_channel" and not sent.channel_name:

@@ -18,7 +18,7 @@ from zoom_notebook.core.arguments import (
     parse_choices,
     parse_mentions,
 )
-from zoom_notebook.core.errors import ValidationError, ZoomNotebookError
+from zoom_notebook.core.errors import ValidationError
 from zoom_notebook.notebook.parsers import (
     UsageError,
     _split,
@@ -254,46 +254,13 @@ class ZoomChat(Magics):
               files: list[tuple[str, bytes]], settings: Any, *, markdown: bool = False,
               at: str | None = None) -> Any:
         """Send now and show the receipt (updated in place); a Zoom failure is shown and
-        the message kept in the outbox, never lost."""
+        the message kept in the outbox, never lost (``delivery.policy.NOW_KEEP``)."""
         from zoom_notebook.delivery import draft as building
-        from zoom_notebook.delivery import sending
-        from zoom_notebook.delivery import state as memory
-        from zoom_notebook.delivery.outbox import Item, get_outbox
-        from zoom_notebook.delivery.receipts import Failed, Receipt, Sending
+        from zoom_notebook.delivery.policy import NOW_KEEP, deliver_as
 
         draft = building.prepare(text, reply_to=reply_to, mentions=mentions, files=files,
-                            settings=settings, markdown=markdown, at=at, **target)
-        where = draft.where
-        if settings.dry_run:
-            sent = sending.deliver(draft)
-            from zoom_notebook.core.display import show
-
-            show(sent)
-            return sent
-        receipt = Receipt(Sending(where, draft.payload["message"]))
-        try:
-            sent = sending.deliver(draft)
-        except ValidationError:
-            receipt.update(Failed(where, draft.payload["message"], "invalid input"))
-            raise
-        except ZoomNotebookError as exc:
-            item = Item(payload=draft.payload, user=draft.user,
-                        thread_key=list(memory.thread_key(draft)))
-            try:
-                kept = get_outbox().keep(item, exc)
-            except Exception as err:  # the outbox itself is unusable: say so plainly
-                kept, item.save_error = False, str(err)
-            failed = Failed.from_error(exc, where, draft.payload["message"], kept=kept,
-                                       not_kept=item.save_error)
-            if not kept and item.hint:  # it would not succeed as it is: shown, not kept
-                failed.hint = item.hint
-            if files and kept:  # the outbox keeps text only
-                failed.hint += (f" Its {len(files)} attachment(s) "
-                                f"({', '.join(name for name, _ in files)}) are not kept.")
-            receipt.update(failed)
-            return None
-        receipt.update(sent)
-        return sent
+                                 settings=settings, markdown=markdown, at=at, **target)
+        return deliver_as(draft, NOW_KEEP).sent
 
     def _store(self, args: argparse.Namespace, sent: Any) -> None:
         if args.output_var:

@@ -28,8 +28,9 @@ from zoom_notebook.core.errors import (
 )
 from zoom_notebook.core.message import check_id, check_target
 from zoom_notebook.core.retry import backoff_delay, is_connect_error, server_time, wait_for
-from zoom_notebook.core.secret import Secret, guarded
+from zoom_notebook.core.secret import Secret
 from zoom_notebook.zoom.credentials import Credentials
+from zoom_notebook.zoom.http import exchange
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -250,7 +251,7 @@ class ZoomChatClient:
             headers = {}
             if self.may_carry_token(origin.geturl(), url):
                 headers["Authorization"] = Secret(f"Bearer {token}")
-            resp = guarded(functools.partial(
+            resp: requests.Response = exchange(functools.partial(
                 self.session.request, method, url, headers=headers,
                 timeout=timeout or self.timeout,
                 allow_redirects=False, **kwargs), "talking to Zoom")

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from zoom_notebook.core.config import Settings
 from zoom_notebook.core.errors import AuthError, ValidationError
-from zoom_notebook.core.retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from zoom_notebook.core.secret import Secret, guarded, hide, hide_token
+from zoom_notebook.core.retry import TOKEN_TIMEOUT, refresh_margin
+from zoom_notebook.core.secret import Secret, hide, hide_token
+from zoom_notebook.zoom.http import exchange
 from zoom_notebook.zoom.userauth import oauth_errors
 
 
@@ -130,10 +131,10 @@ class ServerToServer:
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
             )
         try:
-            token = guarded(lambda: with_connect_retries(lambda: self._session.fetch_token(
+            token = exchange(lambda: self._session.fetch_token(
                 self._token_url, grant_type="account_credentials",
                 account_id=self._account_id, timeout=TOKEN_TIMEOUT,
-            )), "getting a Server-to-Server token", keep=hide_token)
+            ), "getting a Server-to-Server token", connect_retries=True, keep=hide_token)
         except requests.RequestException as exc:
             raise AuthError(
                 f"Could not reach Zoom's token endpoint ({type(exc).__name__}); check "

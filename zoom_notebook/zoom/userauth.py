@@ -20,9 +20,10 @@ import time
 from typing import Any, Callable
 
 from zoom_notebook.core.errors import AuthError, ReauthRequired
-from zoom_notebook.core.retry import TOKEN_TIMEOUT, refresh_margin, with_connect_retries
-from zoom_notebook.core.secret import Secret, guarded, hide, hide_token
+from zoom_notebook.core.retry import TOKEN_TIMEOUT, refresh_margin
+from zoom_notebook.core.secret import Secret, hide, hide_token
 from zoom_notebook.core.store import StoreReadOnly, TokenStore
+from zoom_notebook.zoom.http import exchange
 
 LOGGED_OUT = ("You are not logged in to Zoom (or the login expired): run `%zoomchat login` "
               "(or zn.login()) to log in again.")
@@ -179,9 +180,9 @@ class UserLogin:
         session = oauth_session(client_id, self._client_secret)
         self.refreshes += 1
         try:
-            token = guarded(lambda: with_connect_retries(lambda: session.refresh_token(
-                self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT)),
-                "renewing the Zoom login", keep=hide_token)
+            token = exchange(lambda: session.refresh_token(
+                self._token_url, refresh_token=refresh_token, timeout=TOKEN_TIMEOUT),
+                "renewing the Zoom login", connect_retries=True, keep=hide_token)
         except requests.RequestException as exc:
             raise AuthError(f"Could not reach Zoom's token endpoint ({type(exc).__name__}) "
                             "to refresh the login; try again.") from None

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from zoom_notebook.core.config import Settings
 from zoom_notebook.core.errors import ValidationError
 from zoom_notebook.core.secret import hide, redact_library_logs
+from zoom_notebook.zoom.http import exchange
 
 #: the ``to_webhook`` value of a payload: the URL and token come from the settings of
 #: the process that delivers it (the journal holds neither)
@@ -100,29 +101,6 @@ def check_text(text: Any, fit: bool) -> str:
 DEADLINE = 45.0
 
 
-def within(seconds: float, call: Any) -> Any:
-    """``call()``, or TimeoutError once ``seconds`` have passed (the call goes on in a
-    daemon thread and its result is dropped: the caller treats it as unknown)."""
-    import threading
-
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name="zoom-notebook-webhook-post", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 30.0)) -> None:
     """POST one message to the webhook. Raises ConnectFailed (nothing sent),
     OutcomeUnknown (it may have arrived: a webhook cannot be read back), RateLimited, or
@@ -131,7 +109,6 @@ def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 
 
     from zoom_notebook.core.errors import ConnectFailed, OutcomeUnknown, RateLimited, ZoomAPIError
     from zoom_notebook.core.retry import is_connect_error, parse_retry_after
-    from zoom_notebook.core.secret import guarded
 
     check_settings(settings)
     redact_library_logs()  # urllib3's DEBUG log would show the hook id
@@ -142,9 +119,10 @@ def post(text: str, settings: Settings, *, timeout: tuple[float, float] = (5.0, 
         # never follows a redirect (a 302 would turn the post into a GET, a 307 send the
         # text to another host); the whole exchange has a deadline, however slowly a
         # server answers, so one slow webhook cannot hold the other alerts
-        resp = guarded(lambda: within(DEADLINE, lambda: requests.post(
+        resp = exchange(lambda: requests.post(
             url, params={"format": "full"}, json=body(text), headers=headers,
-            timeout=timeout, allow_redirects=False)), "posting to the Incoming Webhook")
+            timeout=timeout, allow_redirects=False), "posting to the Incoming Webhook",
+            deadline=DEADLINE)
     except TimeoutError:
         raise OutcomeUnknown("POST", "incoming webhook", f"no whole answer within "
                              f"{DEADLINE:g} s", target=where(settings), text=text) from None
