@@ -29,6 +29,7 @@ import fleet  # noqa: E402
 import fuzz  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
+import recovery  # noqa: E402
 import rich_text as markdown_bench  # noqa: E402
 import send_throughput  # noqa: E402
 import talkback  # noqa: E402
@@ -156,6 +157,16 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
                 ("after the kills: still kept in the outbox (shown, not delivered)",
                  str(r["kept"]), "0")]
 
+    def recover() -> list[Row]:
+        r = recovery.run(rounds=n(3, 1))
+        return [("a process SIGKILLed with 10 alerts queued, one in flight (Zoom slow): the "
+                 f"never-tried ones out after the next process starts, s (max of "
+                 f"{r['rounds']})", f"{r['never tried max']:.1f}", "≤ 5"),
+                ("the one that may have been in flight: read back and out after, s",
+                 f"{r['in flight max']:.1f}", "≤ 20"),
+                ("recovered messages: arrived / expected / twice",
+                 f"{r['arrived']} / {r['expected']} / {r['twice']}", "all / 0")]
+
     def interrupts() -> list[Row]:
         r = interrupt_fuzz.run(points=n(200, 20))
         ops = ", ".join(f"{k} {v}" for k, v in r["landed by operation"].items())
@@ -186,6 +197,7 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
     timed("Memory", mem)
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)
+    timed("Recovery after SIGKILL", recover)
     timed("Interrupt fuzz (SECURITY.md 30)", interrupts)
     timed("Token soak", tokens, debug_log=True)
     timed("Fuzzing", fuzzing)

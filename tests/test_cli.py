@@ -152,10 +152,9 @@ def test_issue13_login_errors_are_one_line(oauth_env, monkeypatch, capsys):
 
 
 def test_issue13_outbox_from_the_shell(user_env, capsys):
+    from zoom_notebook import outbox
     from zoom_notebook.errors import ConnectFailed
     from zoom_notebook.message import build_message
-
-    from zoom_notebook import outbox
 
     box = outbox.get_outbox()
     payload = build_message("kept for later", to_channel=user_env.channel_id("general"))

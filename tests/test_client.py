@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from zoom_notebook.message import build_message
 
 from zoom_notebook import ValidationError, ZoomAPIError, ZoomChatClient
+from zoom_notebook.message import build_message
 from zoom_notebook.sandbox import Sandbox
 
 from .conftest import point_at

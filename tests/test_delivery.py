@@ -7,10 +7,10 @@ import email.utils
 import time
 
 import pytest
-from zoom_notebook.outbox import Outbox, _line, get_outbox
 
 import zoom_notebook as zn
 from zoom_notebook import retry
+from zoom_notebook.outbox import Outbox, _line, get_outbox
 
 
 def test_finding_3_retry_after_zero_or_past_still_waits_a_floor():
@@ -247,6 +247,19 @@ def test_issue25_item_4_last_is_decided_at_delivery(user_env):
     assert _main_of(user_env, "✅ B")[0] == _main_of(user_env, "✅ A")[1]
     assert _main_of(user_env, "✅ E")[0] == _main_of(user_env, "✅ D")[1]
     assert _main_of(user_env, "I")[0] == _main_of(user_env, "✅ H")[1] == sent.reply_to
+
+
+def test_issue25_item_4_send_then_alert_replies_in_the_sent_thread(user_env):
+    """A direct send, then at once an alert replying to "last": the alert goes into the
+    thread of the send (and a reply to a reply goes to the thread's main message)."""
+    ch = user_env.channel_id("general")
+    first = zn.send("S", to_channel=ch)
+    with zn.notify("T", to_channel=ch, reply_to="last"):
+        pass
+    reply = zn.send("U", to_channel=ch, reply_to="last")
+    assert get_outbox().flush(20)
+    assert _main_of(user_env, "✅ T")[0] == first.id
+    assert reply.reply_to == first.id  # the alert replied in S's thread: still S
 
 
 def test_issue25_item_4_autonotify_does_not_steal_last(user_env, shell):

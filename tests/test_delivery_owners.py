@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
-from zoom_notebook.outbox import get_outbox
 
 from zoom_notebook.delivery.journal import _line
 from zoom_notebook.delivery.leases import _proc_stat, owner, owner_alive
+from zoom_notebook.outbox import get_outbox
 
 from .conftest import sandbox_posts
 

@@ -159,17 +159,23 @@ def test_getting_started_wheel_install_is_true(tmp_path):
 
 
 def test_readme_what_is_where_names_every_module_and_only_real_ones():
+    """Every layer folder is in the table, and every module of it is named in its row
+    (and nothing that does not exist)."""
     import re
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What is where", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"^\| `([\w/]+(?:\.py)?)` \|", section, flags=re.M))
+    rows = dict(re.findall(r"^\| `([\w/.]+)` \| (.*) \|$", section, flags=re.M))
     package = ROOT / "zoom_notebook"
-    modules = {p.name for p in package.glob("*.py")} | {
-        p.name + "/" for p in package.iterdir() if (p / "__init__.py").exists()}
-    assert listed == modules, (sorted(modules - listed), sorted(listed - modules))
-    for sub in re.findall(r"`(\w+\.py)` \(", section):  # the sandbox's modules named inline
-        assert (package / "sandbox" / sub).exists(), sub
+    folders = {p.name + "/" for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert set(rows) == folders | {"__init__.py"}, (sorted(set(rows) ^ (folders | {"__init__.py"})))
+    for folder in folders:
+        modules = {p.name for p in (package / folder).glob("*.py")} - {"__init__.py",
+                                                                       "__main__.py"}
+        named = set(re.findall(r"`(\w+\.py)`", rows[folder]))
+        assert named == modules, (folder, sorted(modules - named), sorted(named - modules))
+    for rule in ("delivery/draft.py", "delivery/sending.py", "core/retry.py"):
+        assert rule in section, rule  # the three reviewer rules
     for folder in ("tests/harness/", "tests/contract.py", "notebooks/", "benchmarks/"):
         assert folder in section and (ROOT / folder).exists(), folder
 

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from zoom_notebook.client import ZoomChatClient
 from zoom_notebook.credentials import StaticToken
 from zoom_notebook.message import build_message

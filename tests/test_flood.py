@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from zoom_notebook.outbox import pacing
 
 from zoom_notebook import flood
+from zoom_notebook.outbox import pacing
 
 
 def allowed(times):
@@ -108,10 +108,9 @@ def test_a_429_one_process_meets_holds_the_others(user_env, monkeypatch):
     import time
     from pathlib import Path
 
+    from zoom_notebook import api, client
     from zoom_notebook.alerts import post_alert
     from zoom_notebook.outbox import get_outbox
-
-    from zoom_notebook import api, client
 
     monkeypatch.setenv("ZOOM_NOTEBOOK_FLOOD_PACING", "1")
     monkeypatch.setattr(client, "DEFAULT_RETRY_BUDGET", 0.5)

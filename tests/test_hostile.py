@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
-from zoom_notebook.credentials import StaticToken
 
 from zoom_notebook import ZoomChatClient
+from zoom_notebook.credentials import StaticToken
 
 
 def client(api="https://api.zoom.us/v2", files="https://file.zoom.us/v2"):
@@ -144,11 +144,10 @@ def test_finding_11_the_client_secret_can_live_in_the_token_folder_instead(
     import io
     import stat as stat_
 
-    from zoom_notebook.config import Settings
-
     import zoom_notebook as zn
     from zoom_notebook import api
     from zoom_notebook.cli import main
+    from zoom_notebook.config import Settings
 
     sb = fake_browser.sandbox
     secret = sb.client_secret
@@ -207,11 +206,11 @@ def test_issue24_finding_18_residue(tmp_path, monkeypatch):
 
     import pytest
     import requests
-    from zoom_notebook.message import check_payload, split_message
-    from zoom_notebook.userauth import UserLogin
 
     import zoom_notebook as zn
+    from zoom_notebook.message import check_payload, split_message
     from zoom_notebook.sandbox import Sandbox
+    from zoom_notebook.userauth import UserLogin
 
     # a blank chunk is never made (Zoom refuses an empty message)
     assert split_message("abcde\n", 5) == ["abcde"]

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from zoom_notebook.config import Settings
-from zoom_notebook.loopback import LoopbackListener
 
 import zoom_notebook as zn
 from zoom_notebook import AuthError, LoginDenied, ValidationError, auth, display
+from zoom_notebook.config import Settings
+from zoom_notebook.loopback import LoopbackListener
 from zoom_notebook.sandbox.oauth import s256
 
 

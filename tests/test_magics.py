@@ -10,10 +10,10 @@ import time
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from zoom_notebook.magics import UsageError
-from zoom_notebook.outbox import get_outbox
 
 from zoom_notebook import ValidationError, outbox
+from zoom_notebook.magics import UsageError
+from zoom_notebook.outbox import get_outbox
 
 from .conftest import sandbox_posts
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from zoom_notebook.markdown import to_rich_text
 
 import zoom_notebook as zn
+from zoom_notebook.markdown import to_rich_text
 
 
 def spans(text: str, items: list[dict]) -> list[tuple[str, str | None, str]]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from zoom_notebook import ValidationError
 from zoom_notebook.message import (
     MAX_MESSAGE_LENGTH,
     build_message,
     check_payload,
     split_message,
 )
-
-from zoom_notebook import ValidationError
 
 from .contract import check_request
 

@@ -7,10 +7,10 @@ import datetime as dt
 import time
 
 import pytest
-from zoom_notebook.message import build_message
 
 import zoom_notebook as zn
 from zoom_notebook import OutcomeUnknown, RateLimited, ZoomChatClient
+from zoom_notebook.message import build_message
 
 from .conftest import sandbox_posts
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from zoom_notebook.retry import backoff_delay, parse_retry_after
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, 0, tzinfo=dt.timezone.utc)

@@ -12,10 +12,10 @@ import time
 
 import pytest
 import requests
-from zoom_notebook.schedule import MIN_AHEAD, due_time, parse_span, zoom_time
 
 import zoom_notebook as zn
 from zoom_notebook import ValidationError
+from zoom_notebook.schedule import MIN_AHEAD, due_time, parse_span, zoom_time
 
 NOW = 1_800_000_000.0  # a fixed "now" for the parsing tests
 UTC = dt.timezone.utc

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from zoom_notebook.errors import MissingScope, ZoomAPIError
 
 import zoom_notebook as zn
 from zoom_notebook import scopes
+from zoom_notebook.errors import MissingScope, ZoomAPIError
 from zoom_notebook.sandbox import Sandbox
 
 from .conftest import point_at
@@ -123,9 +123,8 @@ def _colleague_answers(sb, containing, text, channel):
 
 @pytest.fixture
 def fast_polls(monkeypatch):
-    from zoom_notebook.poller import Budget
-
     from zoom_notebook import poller
+    from zoom_notebook.poller import Budget
 
     monkeypatch.setattr(poller, "FIRST", 0.05)
     monkeypatch.setattr(poller, "CAP", 0.3)

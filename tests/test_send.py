@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from zoom_notebook.config import Settings
-from zoom_notebook.errors import RateLimited
 
 import zoom_notebook as zn
 from zoom_notebook import AuthError, ValidationError
+from zoom_notebook.config import Settings
+from zoom_notebook.errors import RateLimited
 
 from .conftest import point_at, sandbox_posts
 

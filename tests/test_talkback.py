@@ -13,11 +13,11 @@ import threading
 import time
 
 import pytest
-from zoom_notebook.answers import match
-from zoom_notebook.poller import Budget
 
 import zoom_notebook as zn
 from zoom_notebook import poller
+from zoom_notebook.answers import match
+from zoom_notebook.poller import Budget
 from zoom_notebook.sandbox import Sandbox
 
 ADA = "ada.lovelace@example.com"
@@ -478,9 +478,8 @@ def test_cli_watchdog_reports_a_killed_command_and_never_ends_silently(user_env,
 
 def test_issue24_finding_8_more_than_100_replies_in_one_second_do_not_hide_the_answer(
         user_env):
-    from zoom_notebook.poller import ThreadReader
-
     from zoom_notebook import api
+    from zoom_notebook.poller import ThreadReader
 
     ch = user_env.channel_id("general")
     question = zn.send("Which one?", to_channel=ch)
@@ -550,9 +549,8 @@ def test_issue24_finding_5_stop_pressed_while_a_watchdog_schedules_leaves_no_dra
 def test_issue24_finding_9_names_edits_and_deadlines(user_env, fast_polls):
     """A display name in from_users is refused (it could never match); an edited reply
     is read again; a timeout holds even when Zoom's answers are slow."""
-    from zoom_notebook.errors import AskTimeout
-
     from zoom_notebook import ValidationError
+    from zoom_notebook.errors import AskTimeout
 
     ch = user_env.channel_id("general")
     with pytest.raises(ValidationError) as err:

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from zoom_notebook.store import TokenStore
 
 import zoom_notebook as zn
+from zoom_notebook.store import TokenStore
 
 from .harness import token_soak
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from zoom_notebook.config import Settings, default_home
-from zoom_notebook.store import TokenStore
-from zoom_notebook.userauth import UserLogin
 
 import zoom_notebook as zn
 from zoom_notebook import AuthError, ReauthRequired
+from zoom_notebook.config import Settings, default_home
+from zoom_notebook.store import TokenStore
+from zoom_notebook.userauth import UserLogin
 
 
 @pytest.fixture
@@ -268,9 +268,8 @@ def test_store_never_shows_a_half_written_file_to_readers(tmp_path):
 
 def test_issue12_finding_10_symlinked_token_file_umask_and_a_repository_home(
         tmp_path, monkeypatch):
-    from zoom_notebook.store import secure_dir
-
     from zoom_notebook import ValidationError
+    from zoom_notebook.store import secure_dir
 
     outside = tmp_path / "elsewhere.json"
     outside.write_text("{}")

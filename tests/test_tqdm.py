@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("tqdm")
 
+from zoom_notebook import ValidationError
 from zoom_notebook.alerts import EDIT_FLOOR
 from zoom_notebook.outbox import get_outbox
 from zoom_notebook.tqdm import tqdm, trange
-
-from zoom_notebook import ValidationError
 
 
 def edits(sb):

@@ -4,10 +4,10 @@ OAuth app (ZOOM_WEBHOOK_URL + ZOOM_WEBHOOK_TOKEN), against the sandbox's webhook
 from __future__ import annotations
 
 import pytest
-from zoom_notebook.outbox import get_outbox
 
 import zoom_notebook as zn
 from zoom_notebook import ValidationError, ZoomAPIError
+from zoom_notebook.outbox import get_outbox
 
 
 @pytest.fixture
@@ -153,10 +153,9 @@ def test_issue24_finding_11_a_redirect_is_refused_and_a_slow_answer_has_a_deadli
         monkeypatch):
     import time
 
+    from zoom_notebook import webhook
     from zoom_notebook.config import Settings
     from zoom_notebook.errors import OutcomeUnknown
-
-    from zoom_notebook import webhook
 
     redirect = _Hostile(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\n"
                         b"Content-Length: 0\r\n\r\n")

@@ -3,12 +3,20 @@
 ``import zoom_notebook as zn`` then ``zn.send("hello", to_channel="...")``. In IPython,
 ``%load_ext zoom_notebook`` registers the ``%zoomchat`` magics. Importing this package
 is cheap: requests, authlib and ipywidgets load on first use.
+
+The layers, lowest first (a module imports only its own layer and lower ones):
+``core`` < ``zoom`` (HTTP) < ``account`` < ``delivery`` < ``features`` < ``notebook`` /
+``integrations`` < ``sandbox`` < ``cli``. Rules for reviewers:
+
+1. only ``delivery/draft.py`` builds a payload (``prepare``);
+2. only ``delivery/sending.py`` sends now and only ``delivery/outbox.py`` queues
+   (``delivery/policy.py`` picks, per entry point, what a failure does);
+3. only ``core/retry.py`` decides how long to wait (``core/flood.py`` paces channels).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
@@ -138,7 +146,7 @@ MOVED = {
 }
 
 
-class _Moved(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _Moved:  # a meta path finder and its loader (importlib.abc costs 4 ms to import)
     """Finds ``zoom_notebook.<old flat name>`` as the module in its layer package."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:

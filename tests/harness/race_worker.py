@@ -12,11 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from zoom_notebook.config import Settings
-from zoom_notebook.store import TokenStore
-
 import zoom_notebook as zn
 from zoom_notebook import api
+from zoom_notebook.config import Settings
+from zoom_notebook.store import TokenStore
 
 
 def wait_for(path: Path, timeout: float = 60.0) -> None:

@@ -102,11 +102,10 @@ def account(kind: dict[str, str], arrived: collections.Counter[str]) -> dict[str
 
 def run(sends: int = 10_000, outbox_sends: int = 10_000, rate: float = 0.2,
         threads: int = 8, seed: int = 1) -> dict[str, Any]:
-    from zoom_notebook.errors import OutcomeUnknown, ZoomNotebookError
-    from zoom_notebook.outbox import Item, Outbox
-
     from zoom_notebook import api, client, resolve, retry
     from zoom_notebook import sandbox as sandbox_mod
+    from zoom_notebook.errors import OutcomeUnknown, ZoomNotebookError
+    from zoom_notebook.outbox import Item, Outbox
 
     saved = (client.DEFAULT_TIMEOUT, client.DEFAULT_RETRY_BUDGET, retry.BACKOFF_BASE,
              retry.FLOOR, resolve.SETTLE, dict(os.environ))
