@@ -21,16 +21,40 @@ from zoom_notebook.sandbox import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: where scripts/build-lab puts the JupyterLab extension (a checkout's editable install has
+#: no share/jupyter/labextensions: the tests point JUPYTER_PATH at it instead)
+LAB_EXTENSION = ROOT / "zoom_notebook" / "labextension"
+
+
+def with_lab_extension(tmp: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a Jupyter server that loads zoom-notebook's extensions from this
+    checkout: the built labextension on JUPYTER_PATH, the server extension enabled in the
+    config dir (what the wheel's share/ and etc/ files do for an installed copy)."""
+    assert (LAB_EXTENSION / "package.json").exists(), "run scripts/build-lab first"
+    path = tmp / "jupyter-path"
+    (path / "labextensions").mkdir(parents=True, exist_ok=True)
+    link = path / "labextensions" / "zoom-notebook"
+    if not link.exists():
+        link.symlink_to(LAB_EXTENSION)
+    config = tmp / "config" / "jupyter_server_config.d"
+    config.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "jupyter-config" / "server-config" / "zoom_notebook.json", config)
+    return {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [
+        str(path), env.get("JUPYTER_PATH", "")]))}
+
+
 @contextmanager
-def jupyter(app: str, tmp: Path, env: dict[str, str], notebooks: list[str]
-            ) -> Iterator[tuple[str, str]]:
-    """Yield (base_url, token) of a running ``jupyter lab`` / ``jupyter notebook``."""
+def jupyter(app: str, tmp: Path, env: dict[str, str], notebooks: list[str | Path],
+            args: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Yield (base_url, token) of a running ``jupyter lab`` / ``jupyter notebook``.
+    ``notebooks``: names in notebooks/, or paths of files to copy."""
     root = tmp / "root"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     for name in notebooks:
-        shutil.copy(ROOT / "notebooks" / name, root / name)
+        source = Path(name) if Path(name).is_absolute() else ROOT / "notebooks" / name
+        shutil.copy(source, root / source.name)
     settings = tmp / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
+    settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     token = secrets.token_hex(16)
@@ -44,7 +68,7 @@ def jupyter(app: str, tmp: Path, env: dict[str, str], notebooks: list[str]
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-         f"--ServerApp.root_dir={root}"], env=full_env, stdout=log, stderr=log)
+         f"--ServerApp.root_dir={root}", *args], env=full_env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -153,7 +153,7 @@ class _Moved:  # a meta path finder and its loader (importlib.abc costs 4 ms to 
         prefix, _, name = fullname.partition(".")
         if prefix != __name__ or name not in MOVED:
             return None
-        return importlib.util.spec_from_loader(fullname, self)
+        return importlib.util.spec_from_loader(fullname, self)  # type: ignore[arg-type]
 
     def create_module(self, spec: Any) -> Any:
         module = importlib.import_module(f"{__name__}.{MOVED[spec.name.partition('.')[2]]}")

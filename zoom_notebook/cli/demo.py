@@ -75,19 +75,41 @@ def _lab_config(home: Path) -> Path:
     path.write_text("c.LabApp.news_url = None\n"
                     "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
                     "c.ContentsManager.hide_globs = ['__pycache__', '*.pyc', '.*', "
-                    "'conftest.py', 'sanitize.cfg']\n", encoding="utf-8")
+                    "'conftest.py', 'sanitize.cfg']\n"
+                    # the Zoom bell, the Zoom panel and kernel deaths (issue 26)
+                    "c.ServerApp.jpserver_extensions = {'zoom_notebook.lab': True}\n",
+                    encoding="utf-8")
     return path
+
+
+def _lab_extension(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """The checkout's built JupyterLab extension (scripts/build-lab) on JUPYTER_PATH; an
+    installed wheel has it in share/jupyter/labextensions already."""
+    built = NOTEBOOKS.parent / "zoom_notebook" / "labextension"
+    if not (built / "package.json").exists():
+        return env
+    path = home / "jupyter-path" / "labextensions"
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "zoom-notebook").symlink_to(built)
+    return {**env, "JUPYTER_PATH": os.pathsep.join(
+        filter(None, [str(path.parent), env.get("JUPYTER_PATH", "")]))}
 
 
 def _workspace(home: Path) -> Path:
     """A copy of the tutorial notebooks to play in: saving there never changes the
     checkout's tracked notebooks, and the test helpers beside them stay out of view."""
+    import json
     import shutil
 
     folder = home / "notebooks"
     folder.mkdir()
     for notebook in NOTEBOOKS.glob("*.ipynb"):
         shutil.copy(notebook, folder / notebook.name)
+    # the quickstart is watched: its bells post to #general, a kernel death is reported
+    quick = folder / "quickstart.ipynb"
+    nb = json.loads(quick.read_text(encoding="utf-8"))
+    nb.setdefault("metadata", {})["zoom_notebook"] = {"to_channel": "#general"}
+    quick.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
     return folder
 
 
@@ -132,6 +154,7 @@ def _lab(sb: Any, env: dict[str, str], open_browser: bool, workspace: Path) -> i
         args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
+    env = _lab_extension(workspace.parent, env)
     proc = subprocess.Popen(args, cwd=workspace, env=env,  # noqa: S603 - our own argv
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import requests

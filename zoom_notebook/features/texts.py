@@ -90,3 +90,10 @@ def cluster_lines(lines: Sequence[str]) -> str:
 def cluster_problems(desc: str, where: str, lines: Sequence[str]) -> str:
     """The Dask plugin's first message (later ones reply to it with ``cluster_lines``)."""
     return f"❌ {desc} cluster: {len(lines)} problem(s) ({where})\n" + cluster_lines(lines)
+
+
+def kernel_died(notebook: str, host: str, running: str | None = None) -> str:
+    """The Jupyter server saw the kernel of a watched notebook die (SIGKILL, OOM, crash)."""
+    during = f"; {running} was running" if running else ""
+    return (f"❌ {notebook} on {host}: the kernel died{during}. Jupyter restarts it; "
+            "what was in memory is gone.")

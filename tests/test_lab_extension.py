@@ -1,0 +1,304 @@
+"""Issue 26: the JupyterLab / Notebook 7 extension, in a real browser (Debian Chromium,
+Playwright) against a real Jupyter server with the server extension on, and the sandbox as
+Zoom. The bell is turned on by clicking it; kernels are SIGKILLed by their PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+from nbformat.v4 import new_code_cell, new_notebook
+
+from zoom_notebook.sandbox import Sandbox
+
+from .browser import browser_page
+from .jupyter_server import jupyter, wait_kernel_idle, with_lab_extension
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PY3 = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+@pytest.fixture
+def zoom(tmp_path):
+    with Sandbox(channel_limits=False) as sb:
+        env = {**sb.env(), "ZOOM_ACCESS_TOKEN": sb.issue_token(),
+               "ZOOM_NOTEBOOK_HOME": str(tmp_path / "zoom-home"),
+               "ZOOM_NOTEBOOK_FLOOD_PACING": "0"}
+        sb.lab_env = with_lab_extension(tmp_path, env)
+        yield sb
+
+
+def write(path: Path, sources: list[str], *, target: dict[str, Any] | None,
+          kernelspec: dict[str, str] = PY3, cell_meta: dict[int, dict[str, Any]] | None = None
+          ) -> Path:
+    cells = [new_code_cell(src) for src in sources]
+    for index, meta in (cell_meta or {}).items():
+        cells[index].metadata["zoom_notebook"] = meta
+    meta: dict[str, Any] = {"kernelspec": kernelspec}
+    if target is not None:
+        meta["zoom_notebook"] = target
+    nbformat.write(new_notebook(cells=cells, metadata=meta), path)
+    return path
+
+
+def texts(sb: Sandbox) -> list[str]:
+    return [m["message"] for m in sb.messages()]
+
+
+def wait_for(what, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def kernel_pid(kernel_id: str) -> int:
+    """The process of a kernel, found by its connection file (kernel-<id>.json)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if f"kernel-{kernel_id}.json" in cmdline:
+                return int(entry.name)
+    raise AssertionError(f"no process for kernel {kernel_id}")
+
+
+def only_session(base: str, token: str) -> dict[str, Any]:
+    (session,) = requests.get(f"{base}/api/sessions", params={"token": token},
+                              timeout=5).json()
+    return session
+
+
+def set_bell(page: Any, cell_index: int, choice: str) -> None:
+    """Click a cell, then its bell, and pick ``choice`` in the dialog."""
+    page.locator(".jp-Notebook .jp-Cell").nth(cell_index).click()
+    page.locator(".jp-Cell.jp-mod-active [data-command='zoom-notebook:cell-bell']").click()
+    page.locator(".jp-Dialog select").select_option(label=choice)
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.wait_for_selector(".jp-Dialog", state="detached")
+
+
+def run_cell(page: Any, cell_index: int) -> None:
+    page.locator(".jp-Notebook .jp-Cell").nth(cell_index).click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")
+
+
+def secrets_of(sb: Sandbox) -> set[str]:
+    return {s for s in sb.secrets() if s and len(s) >= 8}
+
+
+def test_jupyterlab_bell_panel_kernel_death_and_no_secret(zoom, tmp_path):
+    ch = zoom.channel_id("general")
+    nb = write(tmp_path / "watched.ipynb",
+               ["import time; time.sleep(1.5)", "1/0", "print('quiet')"],
+               target={"to_channel": ch})
+    with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
+            browser_page() as page:
+        page.goto(f"{base}/lab/tree/watched.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_kernel_idle(base, token)
+        set_bell(page, 0, "when it ends")
+        set_bell(page, 1, "when it fails")
+        for i in range(3):
+            run_cell(page, i)
+        done = wait_for(lambda: [t for t in texts(zoom) if "In [" in t]
+                        if len(texts(zoom)) >= 2 else None)
+        assert any(t.startswith("✅ In [1] finished in") and "watched.ipynb on" in t
+                   for t in done), done
+        assert any(t.startswith("❌ In [2] failed after") and "ZeroDivisionError" in t
+                   for t in done), done
+        time.sleep(1.5)
+        assert len(texts(zoom)) == 2  # the third cell's bell is off: nothing for it
+
+        # the panel lists the sends; a click goes to the cell that sent it
+        page.locator("li[data-id='zoom-notebook-panel']").click()
+        page.wait_for_selector("#zoom-notebook-panel .zn-sent li.zn-item")
+        items = page.locator("#zoom-notebook-panel .zn-sent li.zn-item")
+        assert items.count() == 2
+        assert "Ada Lovelace" in page.locator("#zoom-notebook-panel .zn-status").inner_text()
+        items.nth(1).click()  # the older one: cell 1
+        wait_for(lambda: page.locator(".jp-Notebook .jp-Cell").nth(0).get_attribute(
+            "class").count("jp-mod-active"))
+
+        # SIGKILL the kernel: exactly one message, within 10 s, naming the notebook
+        session = only_session(base, token)
+        killed = time.monotonic()
+        os.kill(kernel_pid(session["kernel"]["id"]), signal.SIGKILL)
+        died = wait_for(lambda: [t for t in texts(zoom) if "the kernel died" in t], 10)
+        took = time.monotonic() - killed
+        print(f"SIGKILL -> Zoom message: {took:.1f} s")
+        assert "watched.ipynb" in died[0]
+        wait_kernel_idle(base, token)  # the automatic restart
+        time.sleep(4)
+        assert len([t for t in texts(zoom) if "the kernel died" in t]) == 1
+
+        # nothing secret reached the page, its DOM or the saved notebook
+        page.keyboard.press("Control+s")
+        time.sleep(1)
+        page_text = page.content() + page.evaluate("document.documentElement.outerHTML")
+        saved = (tmp_path / "root" / "watched.ipynb").read_text()
+        for secret in secrets_of(zoom) | {zoom.lab_env["ZOOM_ACCESS_TOKEN"]}:
+            assert secret not in page_text and secret not in saved
+        assert '"notify": "end"' in saved.replace(" ", "").replace('":"', '": "')
+
+
+def test_a_kernel_death_with_no_browser_and_restarts_that_are_not_deaths(zoom, tmp_path):
+    """No browser: the server watches the notebook by its metadata. A restart and a
+    shutdown asked for through Jupyter's API post nothing; a SIGKILL posts once."""
+    ch = zoom.channel_id("general")
+    write(tmp_path / "job.ipynb", ["x = 1"], target={"to_channel": ch})
+    write(tmp_path / "other.ipynb", ["x = 1"], target=None)
+    with jupyter("lab", tmp_path, zoom.lab_env, [tmp_path / "job.ipynb",
+                                                  tmp_path / "other.ipynb"]) as (base, token):
+        api = f"{base}/api"
+        auth = {"Authorization": f"token {token}"}
+
+        def start(path: str) -> str:
+            r = requests.post(f"{api}/sessions", headers=auth, timeout=30, json={
+                "path": path, "type": "notebook", "name": path,
+                "kernel": {"name": "python3"}})
+            return r.json()["kernel"]["id"]
+
+        kid = start("job.ipynb")
+        other = start("other.ipynb")
+        first = wait_for(lambda: pid_or_none(kid))
+        wait_for(lambda: pid_or_none(other))
+        time.sleep(1)  # the server's watch hooks new kernels within half a second
+        assert requests.post(f"{api}/kernels/{kid}/restart", headers=auth,
+                             timeout=60).ok  # asked for: not a death
+        second = wait_for(lambda: (pid_or_none(kid) or first) != first and pid_or_none(kid))
+        os.kill(pid_or_none(other) or 0, signal.SIGKILL)  # not watched: nothing
+        time.sleep(1)
+        killed = time.monotonic()
+        os.kill(second, signal.SIGKILL)
+        died = wait_for(lambda: [t for t in texts(zoom) if "the kernel died" in t], 10)
+        print(f"SIGKILL -> Zoom message, no browser: {time.monotonic() - killed:.1f} s")
+        assert "job.ipynb" in died[0] and "other.ipynb" not in " ".join(texts(zoom))
+        wait_for(lambda: (pid_or_none(kid) or second) != second)  # the automatic restart
+        time.sleep(1)
+        assert requests.delete(f"{api}/kernels/{kid}", headers=auth, timeout=30).ok
+        time.sleep(4)
+        assert len([t for t in texts(zoom) if "kernel died" in t]) == 1, texts(zoom)
+
+
+def pid_or_none(kernel_id: str) -> int | None:
+    try:
+        return kernel_pid(kernel_id)
+    except AssertionError:
+        return None
+
+
+def bare_kernel(tmp_path: Path) -> dict[str, str]:
+    """A kernelspec whose Python cannot import zoom_notebook: a venv that sees the test
+    venv's site-packages as a plain path (so ipykernel imports) but not its .pth files
+    (so the editable zoom_notebook does not)."""
+    import site
+    import venv
+
+    bare = tmp_path / "bare-venv"
+    venv.EnvBuilder(with_pip=False).create(bare)
+    pure = next(Path(p) for p in site.getsitepackages() if p.endswith("site-packages"))
+    (next(bare.glob("lib/python*/site-packages")) / "test-venv.pth").write_text(f"{pure}\n")
+    spec = tmp_path / "jupyter-path" / "kernels" / "bare"
+    spec.mkdir(parents=True)
+    python = str(bare / "bin" / "python")
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Bare Python (no zoom_notebook)", "language": "python"}))
+    check = subprocess.run([python, "-c", "import ipykernel, importlib.util; print("
+                            "importlib.util.find_spec('zoom_notebook'))"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert check.stdout.strip() == "None", check.stderr
+    return {"name": "bare", "display_name": "Bare Python (no zoom_notebook)",
+            "language": "python"}
+
+
+def test_a_kernel_without_zoom_notebook_gets_cell_alerts_too(zoom, tmp_path):
+    """The server sends, not the kernel: a kernel that cannot import zoom_notebook (any
+    language) gets the same alert."""
+    ch = zoom.channel_id("general")
+    spec = bare_kernel(tmp_path)
+    nb = write(tmp_path / "bare.ipynb",
+               ["import importlib.util\nprint(importlib.util.find_spec('zoom_notebook'))"],
+               target={"to_channel": ch}, kernelspec=spec, cell_meta={0: {"notify": "end"}})
+    with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
+            browser_page() as page:
+        page.goto(f"{base}/lab/tree/bare.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_kernel_idle(base, token)
+        assert only_session(base, token)["kernel"]["name"] == "bare"
+        run_cell(page, 0)
+        page.wait_for_selector(".jp-OutputArea-output:has-text('None')")
+        (msg,) = wait_for(lambda: texts(zoom))
+        assert msg.startswith("✅ In [1] finished in") and "bare.ipynb" in msg
+
+
+def test_notebook_7_bell_and_alert(zoom, tmp_path):
+    ch = zoom.channel_id("general")
+    nb = write(tmp_path / "nb7.ipynb", ["import time; time.sleep(0.5)\nraise KeyError('x')"],
+               target={"to_channel": ch})
+    with jupyter("notebook", tmp_path, zoom.lab_env, [nb]) as (base, token), \
+            browser_page() as page:
+        page.goto(f"{base}/notebooks/nb7.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_kernel_idle(base, token)
+        set_bell(page, 0, "when it fails")
+        run_cell(page, 0)
+        (msg,) = wait_for(lambda: texts(zoom))
+        assert msg.startswith("❌ In [1] failed after") and "KeyError" in msg
+        assert "nb7.ipynb" in msg
+
+
+def test_the_wheel_carries_both_extensions_and_installs_without_node(tmp_path):
+    """``pip wheel .`` holds the prebuilt labextension and the server config; installed
+    into a fresh venv with no Node on the PATH, Jupyter lists both as enabled."""
+    import zipfile
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
+                    str(root)], check=True, timeout=300)
+    (wheel,) = out.glob("zoom_notebook-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    share = "zoom_notebook-0.1.0.data/data/share/jupyter/labextensions/zoom-notebook/"
+    assert share + "package.json" in names and share + "install.json" in names
+    assert any(n.startswith(share + "static/remoteEntry.") for n in names)
+    assert share + "schemas/zoom-notebook/plugin.json" in names
+    assert ("zoom_notebook-0.1.0.data/data/etc/jupyter/jupyter_server_config.d/"
+            "zoom_notebook.json") in names
+    fresh = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True, timeout=120)
+    no_node = {**os.environ, "PATH": f"{fresh / 'bin'}:/usr/bin:/bin".replace(
+        ":/usr/bin:/bin", ":/nonexistent")}
+    no_node.pop("JUPYTER_PATH", None)
+    no_node.pop("JUPYTER_CONFIG_DIR", None)
+    pip = [str(fresh / "bin" / "python"), "-m", "pip", "install", "-q",
+           "--disable-pip-version-check"]
+    subprocess.run([*pip, f"{wheel}[notebook]", "jupyterlab"], check=True, env=no_node,
+                   timeout=900)
+    jupyter_bin = str(fresh / "bin" / "jupyter")
+    labs = subprocess.run([jupyter_bin, "labextension", "list"], env=no_node,
+                          capture_output=True, text=True, timeout=120)
+    servers = subprocess.run([jupyter_bin, "server", "extension", "list"], env=no_node,
+                             capture_output=True, text=True, timeout=120)
+    listing = labs.stdout + labs.stderr
+    assert "zoom-notebook" in listing and "enabled" in listing.split("zoom-notebook")[1][:60]
+    listing = servers.stdout + servers.stderr
+    assert "zoom_notebook.lab" in listing
+    assert "enabled" in listing.split("zoom_notebook.lab")[1][:40], listing
