@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))  # the harnesses the tests share: tests/harness
 
 import fleet  # noqa: E402
 import fuzz  # noqa: E402
+import lab  # noqa: E402
 import memory  # noqa: E402
 import notebook_overhead  # noqa: E402
 import recovery  # noqa: E402
@@ -157,6 +158,17 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
                 ("after the kills: still kept in the outbox (shown, not delivered)",
                  str(r["kept"]), "0")]
 
+    def lab_rows() -> list[Row]:
+        r = lab.run(loads=n(5, 2), kills=n(3, 1))
+        cost = r["load with"] - r["load without"]
+        return [("JupyterLab showing a notebook (reload, warm): without / with the "
+                 "extension, s (medians)", f"{r['load without']:.2f} / {r['load with']:.2f}",
+                 ""),
+                ("the extension's cost to the page load, s", f"{cost:+.2f}", "≤ 0.3"),
+                (f"a kernel SIGKILLed -> its Zoom message (the server's restarter), s: "
+                 f"median / max of {r['kills']}",
+                 f"{r['kill median']:.1f} / {r['kill max']:.1f}", "≤ 10")]
+
     def recover() -> list[Row]:
         r = recovery.run(rounds=n(3, 1))
         return [("a process SIGKILLed with 10 alerts queued, one in flight (Zoom slow): the "
@@ -198,6 +210,7 @@ def run(quick: bool, only: list[str] | None = None) -> tuple[list[Row], list[str
     timed("Fault soak (20% of requests faulted)", faults, debug_log=True)
     timed("Crash test (SIGKILL at random moments)", crashes)
     timed("Recovery after SIGKILL", recover)
+    timed("The JupyterLab extension", lab_rows)
     timed("Interrupt fuzz (SECURITY.md 30)", interrupts)
     timed("Token soak", tokens, debug_log=True)
     timed("Fuzzing", fuzzing)

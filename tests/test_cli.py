@@ -103,6 +103,17 @@ def test_demo_starts_jupyterlab_and_prints_both_addresses(stop):
         listing = requests.get(f"{base}/api/contents", params={"token": token}, timeout=10)
         names = {item["name"] for item in listing.json()["content"]}
         assert "quickstart.ipynb" in names and not {"conftest.py", "sanitize.cfg"} & names
+        # issue 26: the demo's JupyterLab has the extension (the bell and panel, and the
+        # server side) and the quickstart is watched
+        extensions = requests.get(f"{base}/lab/api/extensions", params={"token": token},
+                                  timeout=30).json()
+        assert any(e.get("name") == "zoom-notebook" and e.get("enabled")
+                   for e in extensions), extensions
+        assert requests.get(f"{base}/zoom-notebook/sent", params={"token": token},
+                            timeout=10).json() == []
+        quick = requests.get(f"{base}/api/contents/quickstart.ipynb", params={"token": token},
+                             timeout=10).json()
+        assert quick["content"]["metadata"]["zoom_notebook"] == {"to_channel": "#general"}
         saved = requests.put(f"{base}/api/contents/quickstart.ipynb",
                              params={"token": token}, timeout=10, json={
                                  "type": "notebook", "format": "json",

@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-HEAVY = ["requests", "authlib", "werkzeug", "ipywidgets", "IPython", "urllib3", "filelock"]
+HEAVY = ["requests", "authlib", "werkzeug", "ipywidgets", "IPython", "urllib3", "filelock",
+         "jupyter_server", "jupyterlab", "tornado"]
 
 
 def test_import_is_light():

@@ -302,3 +302,46 @@ def test_the_wheel_carries_both_extensions_and_installs_without_node(tmp_path):
     listing = servers.stdout + servers.stderr
     assert "zoom_notebook.lab" in listing
     assert "enabled" in listing.split("zoom_notebook.lab")[1][:40], listing
+
+
+def test_the_server_routes_are_jupyters_own_auth_bounded_and_hold_no_secret(zoom, tmp_path):
+    """No token: 403. A cookie session without the XSRF token: 403. Bodies over 64 KiB:
+    413; not an object: 400; a bad target: 400 naming the field, nothing posted. A send
+    that fails is listed with its error; the answers hold no secret."""
+    with jupyter("lab", tmp_path, zoom.lab_env, []) as (base, token):
+        url = f"{base}/zoom-notebook"
+        auth = {"Authorization": f"token {token}"}
+        cell = {"path": "a.ipynb", "cell_id": "c1", "count": 3, "took": 1.0,
+                "failed": False, "mode": "end",
+                "target": {"to_channel": zoom.channel_id("general")}}
+        assert requests.get(f"{url}/status", timeout=10).status_code == 403
+        assert requests.post(f"{url}/cell", json=cell, timeout=10).status_code == 403
+        browser = requests.Session()  # logged in by cookie, as a page is
+        assert browser.get(f"{base}/lab", params={"token": token}, timeout=10).ok
+        assert browser.get(f"{url}/sent", timeout=10).ok
+        assert browser.post(f"{url}/cell", json=cell, timeout=10).status_code == 403  # no XSRF
+        big = {**cell, "error": "x" * (70 * 1024)}
+        assert requests.post(f"{url}/cell", json=big, headers=auth,
+                             timeout=10).status_code == 413
+        assert requests.post(f"{url}/cell", data="[1]", headers=auth,
+                             timeout=10).status_code == 400
+        bad = requests.post(f"{url}/cell", json={**cell, "target": {"to_channel": ""}},
+                            headers=auth, timeout=10)
+        assert bad.status_code == 400 and bad.json()["field"] == "target"
+        assert requests.post(f"{url}/cell", json=cell, headers=auth, timeout=10).json()[
+            "posted"]
+        lost = {**cell, "cell_id": "c2", "target": {"to_channel": "no-such-channel"}}
+        assert requests.post(f"{url}/cell", json=lost, headers=auth, timeout=10).ok
+        sent = wait_for(lambda: [s for s in requests.get(f"{url}/sent", headers=auth,
+                                                         timeout=10).json()
+                                 if s["status"] in ("sent", "failed")]
+                        if len(texts(zoom)) == 1 else None)
+        statuses = {s["cell_id"]: s for s in wait_for(lambda: [
+            s for s in requests.get(f"{url}/sent", headers=auth, timeout=10).json()
+            if s["status"] != "queued"] if len(sent) else None)}
+        assert texts(zoom) == [t for t in texts(zoom) if t.startswith("✅ In [3] finished")]
+        assert "HTTP 404" in (statuses["c2"]["error"] or "")
+        every = "".join(requests.get(f"{url}/{r}", headers=auth, timeout=30).text
+                        for r in ("status", "sent", "outbox", "scheduled"))
+        for secret in secrets_of(zoom) | {zoom.lab_env["ZOOM_ACCESS_TOKEN"]}:
+            assert secret not in every

@@ -48,7 +48,8 @@ def test_load_ext_is_cheap():
 
     code = ("from IPython.core.interactiveshell import InteractiveShell; import sys; "
             "sh = InteractiveShell.instance(); sh.run_line_magic('load_ext', 'zoom_notebook');"
-            "print(sorted(m for m in ('requests', 'authlib', 'ipywidgets', 'werkzeug') "
+            "print(sorted(m for m in ('requests', 'authlib', 'ipywidgets', 'werkzeug', "
+            "'jupyter_server', 'jupyterlab') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
