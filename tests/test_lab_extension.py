@@ -345,3 +345,19 @@ def test_the_server_routes_are_jupyters_own_auth_bounded_and_hold_no_secret(zoom
                         for r in ("status", "sent", "outbox", "scheduled"))
         for secret in secrets_of(zoom) | {zoom.lab_env["ZOOM_ACCESS_TOKEN"]}:
             assert secret not in every
+
+
+def test_a_failed_send_is_a_notification_with_retry(zoom, tmp_path):
+    nb = write(tmp_path / "lost.ipynb", ["x = 1"], target={"to_channel": "no-such-channel"},
+               cell_meta={0: {"notify": "end"}})
+    with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
+            browser_page() as page:
+        page.goto(f"{base}/lab/tree/lost.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_kernel_idle(base, token)
+        run_cell(page, 0)
+        toast = page.locator(".Toastify__toast", has_text="Zoom: not sent to")
+        toast.wait_for(timeout=20_000)
+        assert "HTTP 404" in toast.inner_text()
+        assert toast.get_by_role("button", name="Retry").count() == 1
+        assert texts(zoom) == []
