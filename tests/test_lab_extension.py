@@ -361,3 +361,24 @@ def test_a_failed_send_is_a_notification_with_retry(zoom, tmp_path):
         assert "HTTP 404" in toast.inner_text()
         assert toast.get_by_role("button", name="Retry").count() == 1
         assert texts(zoom) == []
+
+
+def test_the_panels_scheduled_list_and_cancel(zoom, tmp_path, monkeypatch):
+    """A message scheduled from this home (here by zn.send in the test process, as a
+    kernel would) is listed by the server and cancelled from the panel's route."""
+    import zoom_notebook as zn
+
+    for key, value in zoom.lab_env.items():
+        monkeypatch.setenv(key, value)
+    zn.api.forget_clients()
+    later = zn.send("standup in 2 hours", to_channel=zoom.channel_id("general"), at="2h")
+    with jupyter("lab", tmp_path, zoom.lab_env, []) as (base, token):
+        url = f"{base}/zoom-notebook/scheduled"
+        auth = {"Authorization": f"token {token}"}
+        (listed,) = requests.get(url, headers=auth, timeout=30).json()
+        assert listed["id"] == later.id and listed["text"] == "standup in 2 hours"
+        done = requests.post(url, headers=auth, timeout=30, json={
+            "id": listed["id"], "to_channel": listed["to_channel"]})
+        assert done.ok, done.text
+        assert requests.get(url, headers=auth, timeout=30).json() == []
+    assert zoom.drafts() == []
