@@ -173,3 +173,21 @@ def test_one_choke_point_for_http():
                 if name in ("guarded", "within", "with_connect_retries"):
                     bad.append(f"{m}:{node.lineno} calls {name}")
     assert not bad, bad
+
+
+def test_one_retry_policy_object():
+    """Outside ``core/retry.py`` the retry rules are reached through ``POLICY`` (the one
+    object the client, token requests, the outbox, the watchdog and the poller hold), not
+    by calling the rule functions directly."""
+    rules = {"backoff_delay", "wait_for", "seconds_until", "later_attempt",
+             "not_worth_keeping", "with_connect_retries"}
+    bad = []
+    for m, path in MODULES.items():
+        if m == "zoom_notebook.core.retry" or m.startswith("zoom_notebook.sandbox"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in rules:
+                    bad.append(f"{m}:{node.lineno} calls {name}")
+    assert not bad, bad

@@ -227,3 +227,41 @@ def later_attempt(exc: BaseException, attempts: int, base: float,
         may_clear = exc.status >= 500 or exc.status == 429 or exc.code == 124
         return delay if may_clear else None
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """The one retry policy, as an object the callers hold: the REST client (after an
+    answer: ``after_answer``; between tries: ``backoff``), token requests (through
+    ``zoom.http.exchange``: ``connect_retries``), the Incoming Webhook (the outbox's
+    ``later``), the outbox (``later``, ``keep``), the watchdog's renewals (``backoff``)
+    and the poller's holds (``until``). Each method is the module function of the same
+    rule; the numbers are the module's constants, so a test that changes one (say
+    ``OUTBOX_ATTEMPTS``) changes the policy everywhere."""
+
+    def backoff(self, attempt: int, base: float | None = None, cap: float = 8.0) -> float:
+        return backoff_delay(attempt, base, cap)
+
+    def after_answer(self, headers: Mapping[str, str], message: object, attempt: int,
+                     clock: Callable[[], float] = time.time) -> Wait:
+        return wait_for(headers, message, attempt, clock)
+
+    def until(self, when: dt.datetime, skew: float | None = None,
+              clock: Callable[[], float] = time.time, least: float = 1.0) -> float:
+        return seconds_until(when, skew, clock, least)
+
+    def later(self, exc: BaseException, attempts: int, base: float,
+              clock: Callable[[], float] = time.time) -> float | None:
+        return later_attempt(exc, attempts, base, clock)
+
+    def keep(self, exc: BaseException) -> str | None:
+        """Why a message that failed with ``exc`` is NOT kept, or None to keep it."""
+        return not_worth_keeping(exc)
+
+    def connect_retries(self, call: Callable[[], Any],
+                        sleep: Callable[[float], None] = time.sleep) -> Any:
+        return with_connect_retries(call, sleep=sleep)
+
+
+#: the policy every caller uses
+POLICY = RetryPolicy()

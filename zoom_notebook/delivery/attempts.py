@@ -248,7 +248,7 @@ class Attempts:
 
     def _failed(self, item: Item, exc: BaseException, *, retry: bool = True) -> None:
         from zoom_notebook.core.errors import RateLimited
-        from zoom_notebook.core.retry import later_attempt, not_worth_keeping
+        from zoom_notebook.core.retry import POLICY
 
         item.error = f"{type(exc).__name__}: {exc}"
         if (isinstance(exc, RateLimited) and exc.retry_at is not None
@@ -262,14 +262,14 @@ class Attempts:
                 with contextlib.suppress(Exception):
                     block(self.home, str(getattr(client, "api_url", "")),
                           str(item.payload["to_channel"]), until)
-        why = not_worth_keeping(exc)
+        why = POLICY.keep(exc)
         if why is not None and item.kind == "send" and not item.resolve_first:
             item.status, item.hint = "failed", _not_kept_hint(why)
             item.dropped = True
             self._journal(item, keep=False)
             self._report(item)
             return
-        delay = later_attempt(exc, item.attempts, self.retry_base) if retry else None
+        delay = POLICY.later(exc, item.attempts, self.retry_base) if retry else None
         if delay is not None and not self._stopping:
             # nothing was delivered (or it is still to be resolved): try again later
             was = item.status

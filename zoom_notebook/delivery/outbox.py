@@ -172,11 +172,11 @@ class Outbox(Attempts):
         Returns False (and sets ``item.save_error``) if it could not be written, and
         False (with ``item.hint``) when it would not succeed as it is
         (``not_worth_keeping``)."""
-        from zoom_notebook.core.retry import not_worth_keeping
+        from zoom_notebook.core.retry import POLICY
 
         item.status = "unknown" if isinstance(exc, OutcomeUnknown) else "failed"
         item.error = f"{type(exc).__name__}: {exc}"
-        why = not_worth_keeping(exc)
+        why = POLICY.keep(exc)
         if why is not None:
             item.hint = _not_kept_hint(why)
             return False

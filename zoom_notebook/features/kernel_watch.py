@@ -25,7 +25,7 @@ from typing import Any
 
 from zoom_notebook.core.config import Settings
 from zoom_notebook.core.errors import ValidationError, ZoomNotebookError
-from zoom_notebook.core.retry import backoff_delay
+from zoom_notebook.core.retry import POLICY
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
                     break
                 except ZoomNotebookError as exc:
                     self.last_error = str(exc)
-                    time.sleep(backoff_delay(attempt, 0.5, cap=4.0))
+                    time.sleep(POLICY.backoff(attempt, 0.5, cap=4.0))
             else:
                 log.warning("watchdog: could not cancel scheduled message %s: %s",
                             draft.id, self.last_error)
@@ -239,7 +239,7 @@ class watchdog:  # a class used like a function: ``with zn.watchdog(...)``
             except Exception as exc:  # retried: the draft scheduled before is still due
                 failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                wait = min(backoff_delay(failures - 1, RETRY_FIRST, cap=RETRY_CAP),
+                wait = min(POLICY.backoff(failures - 1, RETRY_FIRST, cap=RETRY_CAP),
                            self.renew_every)
                 log.warning("watchdog renewal failed (%s); retrying in %.0f s",
                             self.last_error, wait)

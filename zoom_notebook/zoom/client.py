@@ -27,7 +27,7 @@ from zoom_notebook.core.errors import (
     ZoomAPIError,
 )
 from zoom_notebook.core.message import check_id, check_target
-from zoom_notebook.core.retry import backoff_delay, is_connect_error, server_time, wait_for
+from zoom_notebook.core.retry import POLICY, is_connect_error, server_time
 from zoom_notebook.core.secret import Secret
 from zoom_notebook.zoom.credentials import Credentials
 from zoom_notebook.zoom.http import exchange
@@ -218,7 +218,8 @@ class ZoomChatClient:
             body = _json_or_empty(resp)
             code = body.get("code") if isinstance(body.get("code"), int) else None
             if status in (429, 503):
-                wait = wait_for(resp.headers, body.get("message", ""), attempt, self._clock)
+                wait = POLICY.after_answer(resp.headers, body.get("message", ""), attempt,
+                                           self._clock)
                 if not wait.daily and time.monotonic() + wait.seconds <= deadline:
                     self._sleep(wait.seconds)
                     attempt += 1
@@ -284,7 +285,7 @@ class ZoomChatClient:
             target.scheme in ("http", "https"))
 
     def _backoff(self, attempt: int, deadline: float) -> bool:
-        delay = backoff_delay(attempt)
+        delay = POLICY.backoff(attempt)
         if time.monotonic() + delay > deadline:
             return False
         self._sleep(delay)

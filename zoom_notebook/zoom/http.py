@@ -6,7 +6,7 @@ inside comes out without frames that hold a token); a retry only where nothing c
 been sent (``core.retry.with_connect_retries``: the connection was not even opened, so a
 rotating refresh token cannot have been used up); a whole-exchange deadline where a slow
 server must not hold the caller (the webhook). What to wait and whether to retry after an
-ANSWER is ``core.retry``'s (``wait_for``, ``later_attempt``); the REST client applies it.
+ANSWER is ``core.retry.POLICY``'s (``after_answer``, ``later``); the REST client applies it.
 tests/test_layers.py checks that nothing else calls ``guarded`` around a request."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, TypeVar
 
-from zoom_notebook.core.retry import with_connect_retries
+from zoom_notebook.core.retry import POLICY
 from zoom_notebook.core.secret import guarded
 
 T = TypeVar("T")
@@ -36,7 +36,7 @@ def exchange(call: Callable[[], Any], what: str, *, connect_retries: bool = Fals
         run = lambda: within(limit, bounded)  # noqa: E731
     if connect_retries:
         once = run
-        run = lambda: with_connect_retries(once)  # noqa: E731
+        run = lambda: POLICY.connect_retries(once)  # noqa: E731
     if keep is None:
         return guarded(run, what)
     return guarded(run, what, keep=keep)

@@ -126,7 +126,7 @@ class ThreadReader:
             RateLimited,
             ZoomAPIError,
         )
-        from zoom_notebook.core.retry import seconds_until
+        from zoom_notebook.core.retry import POLICY
 
         try:
             resp = self.client.thread_response(
@@ -135,7 +135,7 @@ class ThreadReader:
         except RateLimited as exc:
             wait = HOLD_429
             if exc.retry_at is not None:  # on Zoom's clock, as the retry module counts
-                wait = seconds_until(exc.retry_at, getattr(self.client, "skew", None))
+                wait = POLICY.until(exc.retry_at, getattr(self.client, "skew", None))
             self.budget.hold(wait)
             return []
         except (ConnectFailed, OutcomeUnknown):
