@@ -382,3 +382,35 @@ def test_the_panels_scheduled_list_and_cancel(zoom, tmp_path, monkeypatch):
         assert done.ok, done.text
         assert requests.get(url, headers=auth, timeout=30).json() == []
     assert zoom.drafts() == []
+
+
+def test_the_panels_outbox_retries_and_discards_one_message(zoom, tmp_path, monkeypatch):
+    """Two messages kept in the outbox (Zoom was unreachable when they were sent, from a
+    kernel sharing the home folder): the panel lists both; Retry on one delivers it,
+    Discard on the other drops it."""
+    from zoom_notebook.core.errors import ConnectFailed
+    from zoom_notebook.outbox import Item, get_outbox, reset_outbox
+
+    for key, value in zoom.lab_env.items():
+        monkeypatch.setenv(key, value)
+    ch = zoom.channel_id("general")
+    box = get_outbox()
+    for text in ("kept one", "kept two"):
+        assert box.keep(Item(payload={"message": text, "to_channel": ch}),
+                        ConnectFailed("Zoom was unreachable"))
+    reset_outbox()
+    with jupyter("lab", tmp_path, zoom.lab_env, []) as (base, token), \
+            browser_page() as page:
+        page.goto(f"{base}/lab?token={token}")
+        page.locator("li[data-id='zoom-notebook-panel']").click()
+        kept = page.locator("#zoom-notebook-panel .zn-outbox li.zn-kept")
+        kept.first.wait_for(timeout=30_000)
+        assert kept.count() == 2
+        kept.filter(has_text="kept one").locator(".zn-retry-one").click()
+        wait_for(lambda: texts(zoom) == ["kept one"])
+        page.locator("#zoom-notebook-panel .zn-outbox li.zn-kept",
+                     has_text="kept two").locator(".zn-discard-one").click()
+        wait_for(lambda: page.locator("#zoom-notebook-panel .zn-outbox li.zn-kept")
+                 .count() == 0)
+    assert texts(zoom) == ["kept one"]
+    assert get_outbox().saved() == []

@@ -207,12 +207,24 @@ class ZoomPanel extends Widget {
     const part = this.section('Outbox (not delivered)', 'zn-outbox');
     const list = document.createElement('ul');
     for (const rec of outbox) {
-      list.appendChild(
-        plainText(
-          document.createElement('li'),
-          `${rec.status} → ${rec.target}: ${rec.text}${rec.error ? ` (${rec.error})` : ''}`
-        )
+      const li = plainText(
+        document.createElement('li'),
+        `${rec.status} → ${rec.target}: ${rec.text}${rec.error ? ` (${rec.error})` : ''} `
       );
+      li.className = 'zn-kept';
+      for (const action of ['retry', 'discard']) {
+        const button = document.createElement('button');
+        button.className = `jp-Button zn-${action}-one`;
+        button.textContent = action === 'retry' ? 'Retry' : 'Discard';
+        button.onclick = async () => {
+          await api('outbox', { action, ids: [rec.id] }).catch(e =>
+            Notification.error(String(e))
+          );
+          void this.refresh();
+        };
+        li.appendChild(button);
+      }
+      list.appendChild(li);
     }
     if (!outbox.length) {
       list.appendChild(plainText(document.createElement('li'), 'empty'));

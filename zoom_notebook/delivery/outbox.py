@@ -242,10 +242,12 @@ class Outbox(Attempts):
         self._adopter = threading.Thread(target=run, name="zoom-notebook-adopt", daemon=True)
         self._adopter.start()
 
-    def retry_saved(self, *, include_unknown: bool = False) -> list[Item]:
+    def retry_saved(self, *, include_unknown: bool = False,
+                    only: set[str] | None = None) -> list[Item]:
         """Deliver, now in this process, what dead processes left and what was given up
         on (failed; with ``include_unknown`` also unknown: read back first, sent if absent
-        or unreadable). Every outcome is written back to the journal."""
+        or unreadable). Every outcome is written back to the journal. ``only``: just the
+        records with these ids (the Zoom panel's Retry on one message)."""
         if self._adopter is not None:  # what this process takes over in the background
             self._adopter.join(10.0)
         background, self._adopted_items = self._adopted_items, []
@@ -255,15 +257,16 @@ class Outbox(Attempts):
         with self._file_lock():
             journal = self._replay()
             wanted = ("failed", "unknown") if include_unknown else ("failed",)
-            chosen = [r for r in journal.records.values() if r.get("status") in wanted]
+            chosen = [r for r in journal.records.values() if r.get("status") in wanted
+                      and (only is None or r.get("id") in only)]
             claimed = self._claim(chosen, journal)
         for item in claimed:
             item.force = item.id in {r["id"] for r in chosen if r.get("status") == "unknown"}
         return items + self._run_items(claimed, wait=True)
 
-    def discard_saved(self) -> int:
-        """Drop the saved records (after the user has seen them)."""
-        gone = [r["id"] for r in self.saved()]
+    def discard_saved(self, only: set[str] | None = None) -> int:
+        """Drop the saved records (after the user has seen them); ``only``: these ids."""
+        gone = [r["id"] for r in self.saved() if only is None or r["id"] in only]
         self._append([{"drop": rid, "mid": None, "at": time.time()} for rid in gone],
                      sync=True)
         return len(gone)

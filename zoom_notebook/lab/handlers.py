@@ -9,7 +9,7 @@ must be a JSON object; answers hold names, ids, texts and statuses, never a secr
 | ``cell-started`` | POST | a watched cell started (so a kernel death can name it) |
 | ``status`` | GET | who is logged in and what that login can do |
 | ``sent`` | GET | the newest messages this server sent |
-| ``outbox`` | GET / POST | what is kept; ``{"action": "retry" | "discard"}`` |
+| ``outbox`` | GET / POST | what is kept; ``{"action": "retry" | "discard", "ids"?}`` |
 | ``scheduled`` | GET / POST | scheduled messages; ``{"id", "to_channel"|"to_contact"}`` cancels |
 """
 
@@ -98,10 +98,10 @@ class OutboxHandler(_Base):
     async def post(self) -> None:
         from tornado.ioloop import IOLoop
 
-        action = self.body().get("action")
+        data = self.body()
         try:
             result = await IOLoop.current().run_in_executor(
-                None, self.service.outbox_action, action)
+                None, self.service.outbox_action, data.get("action"), data.get("ids"))
         except ValidationError as exc:
             result = {"error": str(exc)}
             self.set_status(400)

@@ -192,16 +192,22 @@ class LabService:
                         "target": _where(target) if len(target) == 1 else "?"})
         return out
 
-    def outbox_action(self, action: Any) -> dict[str, Any]:
+    def outbox_action(self, action: Any, ids: Any = None) -> dict[str, Any]:
+        """``retry`` or ``discard`` what the outbox keeps: every record, or with ``ids``
+        (a list of record ids from ``outbox()``) just those."""
         from zoom_notebook.delivery.outbox import get_outbox
 
+        if ids is not None and not (isinstance(ids, list) and len(ids) <= 1000
+                                    and all(isinstance(i, str) for i in ids)):
+            raise ValidationError("ids", "a list of the outbox's record ids")
+        only = set(ids) if ids is not None else None
         box = get_outbox()
         if action == "retry":
-            items = box.retry_saved(include_unknown=False)
+            items = box.retry_saved(include_unknown=only is not None, only=only)
             return {"retried": len(items),
                     "sent": sum(1 for i in items if i.status == "sent")}
         if action == "discard":
-            return {"discarded": box.discard_saved()}
+            return {"discarded": box.discard_saved(only)}
         raise ValidationError("action", "retry or discard")
 
     def scheduled(self) -> list[dict[str, Any]]:
