@@ -414,3 +414,35 @@ def test_the_panels_outbox_retries_and_discards_one_message(zoom, tmp_path, monk
                  .count() == 0)
     assert texts(zoom) == ["kept one"]
     assert get_outbox().saved() == []
+
+
+def test_a_bell_with_no_login_says_so_and_retry_sends_once_logged_in(zoom, tmp_path):
+    """The server has no login yet: the alert is refused before the outbox, the page says
+    why (a notification), and its Retry posts it once a login exists (here a token
+    saved in the shared home, as `zoom-notebook login` would)."""
+    import zoom_notebook as zn
+
+    env = {k: v for k, v in zoom.lab_env.items() if k != "ZOOM_ACCESS_TOKEN"}
+    nb = write(tmp_path / "nologin.ipynb", ["x = 1"],
+               target={"to_channel": zoom.channel_id("general")},
+               cell_meta={0: {"notify": "end"}})
+    with jupyter("lab", tmp_path, env, [nb]) as (base, token), browser_page() as page:
+        page.goto(f"{base}/lab/tree/nologin.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        wait_kernel_idle(base, token)
+        run_cell(page, 0)
+        toast = page.locator(".Toastify__toast", has_text="Zoom: not sent to")
+        toast.wait_for(timeout=20_000)
+        said = toast.inner_text()
+        assert "No Zoom credentials" in said and "zoom-notebook login" in said, said
+        assert texts(zoom) == []
+        from zoom_notebook.account.login import save_login
+        from zoom_notebook.core.config import Settings
+
+        save_login(Settings.load(environ=env), {
+            "access_token": zoom.issue_token(), "token_type": "bearer", "expires_in": 3600,
+            "refresh_token": "unused-here", "scope": ""}, "test")
+        toast.get_by_role("button", name="Retry").click()
+        (msg,) = wait_for(lambda: texts(zoom))
+        assert msg.startswith("✅ In [1] finished")
+    zn.api.forget_clients()

@@ -293,7 +293,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     docManager: IDocumentManager | null
   ) => {
     const started = new Map<string, number>();
-    const mine = new Set<string>(); // outbox ids of the alerts this page asked for
+    const mine = new Map<string, () => void>(); // outbox id -> send that alert anew
     const told = new Set<string>(); // failures already raised as notifications
 
     const panelOf = (notebook: Notebook): NotebookPanel | null =>
@@ -427,7 +427,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           ? lines.slice(-6).join('\n')
           : `${error.errorName}: ${error.errorValue}`;
       }
-      void api('cell', {
+      const report = {
         path: panel.context.path,
         cell_id: cell.model.id,
         count: typeof count === 'number' ? count : null,
@@ -437,17 +437,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
         mode,
         after,
         target: targetOf(meta)
-      })
-        .then(result => {
-          if (result.id) {
-            mine.add(result.id);
-          }
-        })
-        .catch(e =>
-          Notification.error(`Zoom: the alert was not sent: ${e.message || e}`, {
-            autoClose: false
+      };
+      const send = (): void => {
+        void api('cell', report)
+          .then(result => {
+            if (result.id) {
+              mine.set(result.id, send);
+            } else if (result.posted && result.status === 'failed') {
+              // refused before it reached the outbox (no login, an unknown #name)
+              Notification.error(`Zoom: not sent to ${result.target}: ${result.error}`, {
+                autoClose: false,
+                actions: [{ label: 'Retry', callback: send }]
+              });
+            }
           })
-        );
+          .catch(e =>
+            Notification.error(`Zoom: the alert was not sent: ${e.message || e}`, {
+              autoClose: false
+            })
+          );
+      };
+      send();
     });
 
     // A failed send becomes a notification with Retry (the outbox keeps the message).
@@ -464,13 +474,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
           mine.delete(item.id);
         } else if (item.status === 'failed' || item.status === 'unknown') {
           told.add(item.id);
+          const again = mine.get(item.id);
+          mine.delete(item.id);
           Notification.error(`Zoom: not sent to ${item.target}: ${item.error || item.status}`, {
             autoClose: false,
             actions: [
               {
                 label: 'Retry',
                 callback: () => {
-                  void api('outbox', { action: 'retry' });
+                  if (item.kept) {
+                    // the outbox keeps it: retried there (read back first if unknown)
+                    void api('outbox', { action: 'retry', ids: [item.id] });
+                  } else if (again) {
+                    again(); // not kept (it would have failed as it was): sent anew
+                  }
                 }
               }
             ]

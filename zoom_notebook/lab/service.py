@@ -46,8 +46,24 @@ class Sent:
                 "cell_id": self.cell_id, "target": _where(self.target), "at": self.at,
                 "text": self.text[:300], "status": status,
                 "message_id": getattr(item, "message_id", None),
-                "error": getattr(item, "error", None) if status in ("failed", "unknown")
-                else None}
+                "error": server_words(str(getattr(item, "error", None) or ""))
+                if status in ("failed", "unknown") else None,
+                # the outbox holds it (Retry retries it there) or not (Retry sends anew)
+                "kept": status in ("failed", "unknown") and not getattr(item, "dropped", True)}
+
+
+#: the server is not a Python kernel: its advice is a command for the server's terminal
+_SERVER_WORDS = [
+    (re.compile(r"`?%zoomchat login`? \(or zn\.login\(\)\)|`%zoomchat login`|zn\.login\(\)"),
+     "`zoom-notebook login` (in a terminal where this Jupyter server runs, then retry)"),
+    (re.compile(r"`?%zoomchat status`?|zn\.status\(\)"), "`zoom-notebook status`"),
+]
+
+
+def server_words(text: str) -> str:
+    for pattern, replacement in _SERVER_WORDS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _where(target: dict[str, str]) -> str:
@@ -161,7 +177,7 @@ class LabService:
                                      to_channel=target.get("to_channel"),
                                      to_contact=target.get("to_contact"))
         except ZoomNotebookError as exc:  # bad target, no login: said to the browser
-            record.item = _Refused(f"{type(exc).__name__}: {exc}")
+            record.item = _Refused(server_words(f"{type(exc).__name__}: {exc}"))
         with self._lock:
             self.sent.appendleft(record)
         return {"posted": True, **record.public()}
