@@ -169,27 +169,67 @@ def test_the_polling_schedule_backs_off_and_is_shared():
     assert per_minute[0] <= 8 and max(per_minute[1:]) <= 4, per_minute
 
 
-def test_several_waiters_share_one_budget(fast_polls):
-    """Waiters (threads) on one budget take turns: three make the requests of one."""
+class VirtualTime:
+    """A clock for several threads: a thread's ``sleep`` waits until the clock reaches its
+    wake time, and the clock jumps to the earliest wake time once every thread sleeps —
+    so three threads see the same ten minutes one thread sees, in a few milliseconds."""
+
+    def __init__(self, threads: int) -> None:
+        self.now = 0.0
+        self.awake = threads
+        self.wakes: list[float] = []
+        self.cond = threading.Condition()
+
+    def clock(self) -> float:
+        return self.now
+
+    def _advance(self) -> None:
+        if self.awake == 0 and self.wakes:
+            self.now = max(self.now, min(self.wakes))
+            self.cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        with self.cond:
+            wake = self.now + seconds
+            self.wakes.append(wake)
+            self.awake -= 1
+            self._advance()
+            while self.now < wake:
+                self.cond.wait(5)
+            self.wakes.remove(wake)
+            self.awake += 1
+
+    def done(self) -> None:
+        with self.cond:
+            self.awake -= 1
+            self._advance()
+
+
+def test_several_waiters_share_one_budget():
+    """Waiters (threads) on one budget take turns: three make the requests of one, over
+    the same ten minutes of a virtual clock (no wall-clock sleeps)."""
     def requests_made(waiters: int) -> int:
-        shared = Budget()
+        vt = VirtualTime(waiters)
+        shared = Budget(clock=vt.clock, sleep=vt.sleep)
         shared.fast()
-        stop = threading.Event()
+
         def waiter() -> None:
-            while shared.turn(stop=stop):
-                pass
+            try:
+                while shared.turn(deadline=600.0):
+                    pass
+            finally:
+                vt.done()
 
         threads = [threading.Thread(target=waiter) for _ in range(waiters)]
         for t in threads:
             t.start()
-        time.sleep(1.0)
-        stop.set()
         for t in threads:
-            t.join()
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
         return shared.requests
 
     one, three = requests_made(1), requests_made(3)
-    assert one >= 3 and three <= one + 1, (one, three)
+    assert one >= 20 and three == one, (one, three)
 
 
 def test_a_429_holds_every_waiter_until_retry_after(user_env, fast_polls):
