@@ -332,14 +332,16 @@ def test_the_server_routes_are_jupyters_own_auth_bounded_and_hold_no_secret(zoom
             "posted"]
         lost = {**cell, "cell_id": "c2", "target": {"to_channel": "no-such-channel"}}
         assert requests.post(f"{url}/cell", json=lost, headers=auth, timeout=10).ok
-        sent = wait_for(lambda: [s for s in requests.get(f"{url}/sent", headers=auth,
-                                                         timeout=10).json()
-                                 if s["status"] in ("sent", "failed")]
-                        if len(texts(zoom)) == 1 else None)
-        statuses = {s["cell_id"]: s for s in wait_for(lambda: [
-            s for s in requests.get(f"{url}/sent", headers=auth, timeout=10).json()
-            if s["status"] != "queued"] if len(sent) else None)}
-        assert texts(zoom) == [t for t in texts(zoom) if t.startswith("✅ In [3] finished")]
+        def by_cell() -> dict[str, Any] | None:
+            found = {s["cell_id"]: s for s in requests.get(f"{url}/sent", headers=auth,
+                                                           timeout=10).json()}
+            done = (found.get("c1", {}).get("status") == "sent"
+                    and found.get("c2", {}).get("status") == "failed")
+            return found if done else None
+
+        statuses = wait_for(by_cell)
+        (msg,) = texts(zoom)
+        assert msg.startswith("✅ In [3] finished")
         assert "HTTP 404" in (statuses["c2"]["error"] or "")
         every = "".join(requests.get(f"{url}/{r}", headers=auth, timeout=30).text
                         for r in ("status", "sent", "outbox", "scheduled"))
