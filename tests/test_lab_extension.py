@@ -263,6 +263,13 @@ def test_notebook_7_bell_and_alert(zoom, tmp_path):
         (msg,) = wait_for(lambda: texts(zoom))
         assert msg.startswith("❌ In [1] failed after") and "KeyError" in msg
         assert "nb7.ipynb" in msg
+        # the panel: View > Left Sidebar > Show Zoom
+        page.locator(".lm-MenuBar-item", has_text="View").first.click()
+        page.locator(".lm-Menu-item", has_text="Left Sidebar").first.hover()
+        page.locator(".lm-Menu").last.locator(".lm-Menu-item", has_text="Show Zoom").click()
+        item = page.locator("#zoom-notebook-panel .zn-sent li.zn-item")
+        item.first.wait_for(timeout=20_000)
+        assert "In [1] failed" in item.first.inner_text()
 
 
 def test_the_wheel_carries_both_extensions_and_installs_without_node(tmp_path):
