@@ -1,13 +1,15 @@
 """What happens when a send fails: ONE policy, chosen by the caller, for every entry point.
 
-Each entry point is one call, ``deliver_as(draft, POLICY)``:
+Each entry point is one call, ``deliver_as(draft, <policy>)``:
 
-- ``NOW_RAISE`` (``zn.send``, ``zn.ask``): a failure is raised (code decides); nothing kept.
-- ``NOW_KEEP`` (``%%zoomchat``, ``%zoomchat send``, the compose form, the CLI's ``send``):
-  a failure is shown (the receipt, the form, stderr) and the message kept in the outbox
-  when it can succeed later.
-- ``QUEUED`` (``notify``, ``progress``, autonotify, the runner, the Dask plugin): the
-  computation never waits; tried in the background, then shown and kept.
+- ``NOW_RAISE`` (``zn.send``, ``zn.ask``, the watchdog): a failure is raised (code
+  decides); nothing kept. ``delivery.sending.send`` is this policy (``deliver`` itself).
+- ``NOW_KEEP`` (``%%zoomchat``, ``%zoomchat send``, the compose form, the CLI's ``send``,
+  ``zoom-notebook run``): a failure is shown (the receipt, the form, stderr) and the
+  message kept in the outbox when it can succeed later.
+- ``QUEUED`` (``notify``, ``progress``, autonotify, the Dask plugin, the JupyterLab bell
+  and kernel deaths): the computation never waits; tried in the background, then shown
+  and kept.
 
 The same failure gives the same words everywhere: the receipt (``Failed``) carries the
 error as the exception says it, and one rule (``core.retry.not_worth_keeping``) decides
