@@ -415,6 +415,12 @@ def test_the_panels_outbox_retries_and_discards_one_message(zoom, tmp_path, monk
         kept = page.locator("#zoom-notebook-panel .zn-outbox li.zn-kept")
         kept.first.wait_for(timeout=30_000)
         assert kept.count() == 2
+        # while it is open it re-reads the server's lists, but asks Zoom only when opened
+        asked = [r for r in zoom.requests() if r["path"].startswith("/v2/users/")
+                 or r["path"].endswith("/schedule")]
+        time.sleep(7)  # two of the panel's refreshes
+        assert [r for r in zoom.requests() if r["path"].startswith("/v2/users/")
+                or r["path"].endswith("/schedule")] == asked
         kept.filter(has_text="kept one").locator(".zn-retry-one").click()
         wait_for(lambda: texts(zoom) == ["kept one"])
         page.locator("#zoom-notebook-panel .zn-outbox li.zn-kept",

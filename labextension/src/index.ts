@@ -116,7 +116,9 @@ class ZoomPanel extends Widget {
   }
 
   protected onAfterAttach(): void {
-    void this.refresh();
+    // while it is shown, the panel re-reads what the server keeps (no request to Zoom);
+    // who is logged in and the scheduled messages ask Zoom: when it is opened, after an
+    // action that changes them, and on Refresh
     this._timer = window.setInterval(() => {
       if (this.isVisible) {
         void this.refresh();
@@ -124,26 +126,39 @@ class ZoomPanel extends Widget {
     }, 3000);
   }
 
+  protected onAfterShow(): void {
+    void this.refresh(true);
+  }
+
   protected onBeforeDetach(): void {
     window.clearInterval(this._timer);
   }
 
-  async refresh(): Promise<void> {
+  async refresh(askZoom = false): Promise<void> {
     const node = this.node;
-    const [status, sent, outbox, scheduled] = await Promise.all([
-      api('status').catch(e => ({ error: String(e.message || e) })),
+    if (askZoom || this._status === null) {
+      [this._status, this._scheduled] = await Promise.all([
+        api('status').catch(e => ({ error: String(e.message || e) })),
+        api('scheduled').catch(e => ({ error: String(e.message || e) }))
+      ]);
+    }
+    const [sent, outbox] = await Promise.all([
       api('sent').catch(() => []),
-      api('outbox').catch(() => []),
-      api('scheduled').catch(e => ({ error: String(e.message || e) }))
+      api('outbox').catch(() => [])
     ]);
     node.replaceChildren();
     const head = document.createElement('h2');
-    head.textContent = 'Zoom';
+    head.textContent = 'Zoom ';
+    const again = document.createElement('button');
+    again.className = 'jp-Button zn-refresh';
+    again.textContent = 'Refresh';
+    again.onclick = () => void this.refresh(true);
+    head.appendChild(again);
     node.appendChild(head);
-    node.appendChild(this.statusPart(status));
+    node.appendChild(this.statusPart(this._status));
     node.appendChild(this.sentPart(sent));
     node.appendChild(this.outboxPart(outbox));
-    node.appendChild(this.scheduledPart(scheduled));
+    node.appendChild(this.scheduledPart(this._scheduled));
   }
 
   private section(title: string, cls: string): HTMLElement {
@@ -265,7 +280,7 @@ class ZoomPanel extends Widget {
             to_channel: msg.to_channel,
             to_contact: msg.to_contact
           }).catch(e => Notification.error(String(e)));
-          void this.refresh();
+          void this.refresh(true);
         };
         li.appendChild(cancel);
         list.appendChild(li);
@@ -279,6 +294,8 @@ class ZoomPanel extends Widget {
   }
 
   private _timer = 0;
+  private _status: any = null;
+  private _scheduled: any = null;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
