@@ -16,13 +16,13 @@ from werkzeug.wrappers import Request, Response
 from zoom_notebook.sandbox.limits import iso
 from zoom_notebook.sandbox.routing import (
     _ISO_Z,
-    FILE_LIMITS,
     MAX_MESSAGE,
     RICH_TYPES,
     SCHEDULE_MAX,
     SCHEDULE_MIN,
     ApiError,
     Routing,
+    file_limit,
     invalid,
     iso_ms,
     json_response,
@@ -173,12 +173,7 @@ class ChatEndpoints(Routing):
 
     def _own_message(self, mid: str, sender: str, kind: str, target: str) -> Message:
         """The message ``mid`` in this conversation, sent by ``sender`` (edit, delete)."""
-        with self.world.lock:
-            msg = self.world.messages.get(mid)
-        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
-                        at_items=[], reply_main_message_id=None, timestamp=0)
-        if msg is None or msg.conversation() != probe.conversation():
-            raise ApiError(400, 300, f"Message does not exist: {mid}.")
+        msg = self._message_in(mid, sender, kind, target)
         if msg.sender != sender:
             raise ApiError(400, 200, "Only the sender of this message can make updates.")
         return msg
@@ -514,9 +509,7 @@ class ChatEndpoints(Routing):
         upload = uploads[0]
         content = upload.read()
         name = upload.filename or "file"
-        kind_limit = "image" if name.lower().endswith((".png", ".jpg", ".jpeg", ".gif")) \
-            else "other"
-        if len(content) > FILE_LIMITS[kind_limit]:
+        if len(content) > file_limit(name):
             raise ApiError(400, 300, "The file is too large.")
         form = {k: v for k, v in request.form.items()}
         contact = form.get("to_contact")
@@ -546,8 +539,7 @@ class ChatEndpoints(Routing):
         upload = uploads[0]
         content = upload.read()
         name = upload.filename or "file"
-        limit = FILE_LIMITS["image" if name.lower().endswith((".png", ".jpg", ".jpeg",
-                                                              ".gif")) else "other"]
+        limit = file_limit(name)
         if len(content) > limit:
             raise ApiError(400, 300, f"Maximum file size exceeded: {limit}")
         file_id = secrets.token_urlsafe(16)

@@ -33,6 +33,12 @@ RICH_TYPES = ("Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList",
               "AddLink")
 SCHEDULE_MIN, SCHEDULE_MAX = 30 * 60.0, 180 * 86400.0
 FILE_LIMITS = {"image": 16 * 1024 * 1024, "other": 20 * 1024 * 1024}
+
+
+def file_limit(name: str) -> int:
+    """Zoom's size limit for a file of this name (images have their own)."""
+    image = name.lower().endswith((".png", ".jpg", ".jpeg", ".gif"))
+    return FILE_LIMITS["image" if image else "other"]
 _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
@@ -399,15 +405,21 @@ class Routing:
             return None
         if not isinstance(reply, str) or not reply:
             raise invalid("reply_main_message_id", "must be a message id")
-        with self.world.lock:
-            main = self.world.messages.get(reply)
-        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
-                        at_items=[], reply_main_message_id=None, timestamp=0)
-        if main is None or main.conversation() != probe.conversation():
-            raise ApiError(400, 300, f"Message does not exist: {reply}.")
+        main = self._message_in(reply, sender, kind, target)
         if main.reply_main_message_id is not None:
             raise ApiError(400, 5402, "Only replies to the main message are allowed.")
         return reply
+
+    def _message_in(self, mid: str, sender: str, kind: str, target: str) -> Message:
+        """The message ``mid`` if it is in this conversation (as ``sender`` sees it);
+        else Zoom's 400/300 "Message does not exist"."""
+        with self.world.lock:
+            msg = self.world.messages.get(mid)
+        probe = Message(id="", sender=sender, kind=kind, target=target, message="",
+                        at_items=[], reply_main_message_id=None, timestamp=0)
+        if msg is None or msg.conversation() != probe.conversation():
+            raise ApiError(400, 300, f"Message does not exist: {mid}.")
+        return msg
 
     def _rate_channel(self, kind: str, target: str) -> None:
         if kind != "to_channel":
