@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.browser import browser_page  # noqa: E402
-from tests.jupyter_server import jupyter, wait_kernel_idle, with_lab_extension  # noqa: E402
+from tests.jupyter_server import jupyter, open_notebook, with_lab_extension  # noqa: E402
 from tests.test_lab_extension import run_cell, set_bell, texts, write  # noqa: E402
 from zoom_notebook.sandbox import Sandbox  # noqa: E402
 
@@ -31,9 +31,7 @@ def main() -> None:
                    target={"to_channel": "#data-science"})
         with jupyter("lab", tmp, env, [nb]) as (base, token), browser_page() as page:
             page.set_viewport_size({"width": 1280, "height": 720})
-            page.goto(f"{base}/lab/tree/train.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            wait_kernel_idle(base, token)
+            open_notebook(page, f"{base}/lab/tree/train.ipynb?token={token}", base, token)
             set_bell(page, 0, "when it ends")
             set_bell(page, 1, "when it fails")
             for i in range(2):

@@ -21,26 +21,18 @@ from zoom_notebook.sandbox import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: where scripts/build-lab puts the JupyterLab extension (a checkout's editable install has
-#: no share/jupyter/labextensions: the tests point JUPYTER_PATH at it instead)
-LAB_EXTENSION = ROOT / "zoom_notebook" / "labextension"
-
-
 def with_lab_extension(tmp: Path, env: dict[str, str]) -> dict[str, str]:
     """``env`` for a Jupyter server that loads zoom-notebook's extensions from this
-    checkout: the built labextension on JUPYTER_PATH, the server extension enabled in the
-    config dir (what the wheel's share/ and etc/ files do for an installed copy)."""
+    checkout, as the demo's does: the built labextension on JUPYTER_PATH, the server
+    extension enabled in the config dir (what the wheel's share/ and etc/ files do for an
+    installed copy)."""
+    from zoom_notebook.cli.demo import LAB_EXTENSION, lab_extension_env
+
     assert (LAB_EXTENSION / "package.json").exists(), "run scripts/build-lab first"
-    path = tmp / "jupyter-path"
-    (path / "labextensions").mkdir(parents=True, exist_ok=True)
-    link = path / "labextensions" / "zoom-notebook"
-    if not link.exists():
-        link.symlink_to(LAB_EXTENSION)
     config = tmp / "config" / "jupyter_server_config.d"
     config.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "jupyter-config" / "server-config" / "zoom_notebook.json", config)
-    return {**env, "JUPYTER_PATH": os.pathsep.join(filter(None, [
-        str(path), env.get("JUPYTER_PATH", "")]))}
+    return lab_extension_env(tmp, env)
 
 
 @contextmanager
@@ -115,10 +107,15 @@ def sandbox_env() -> dict[str, str]:
     return {k: os.environ[k] for k in SANDBOX_KEYS}
 
 
-def open_and_run_all(page: Any, url: str, base: str, token: str) -> None:
-    """Open a notebook in the browser, wait for its kernel, then Run > Run All Cells."""
+def open_notebook(page: Any, url: str, base: str, token: str) -> None:
+    """Open a notebook in the browser and wait until its kernel is idle."""
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_kernel_idle(base, token)
+
+
+def open_and_run_all(page: Any, url: str, base: str, token: str) -> None:
+    """Open a notebook in the browser, wait for its kernel, then Run > Run All Cells."""
+    open_notebook(page, url, base, token)
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()

@@ -21,7 +21,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from zoom_notebook.sandbox import Sandbox
 
 from .browser import browser_page
-from .jupyter_server import jupyter, wait_kernel_idle, with_lab_extension
+from .jupyter_server import jupyter, open_notebook, wait_kernel_idle, with_lab_extension
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -110,9 +110,7 @@ def test_jupyterlab_bell_panel_kernel_death_and_no_secret(zoom, tmp_path):
                target={"to_channel": ch})
     with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
             browser_page() as page:
-        page.goto(f"{base}/lab/tree/watched.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
+        open_notebook(page, f"{base}/lab/tree/watched.ipynb?token={token}", base, token)
         set_bell(page, 0, "when it ends")
         set_bell(page, 1, "when it fails")
         for i in range(3):
@@ -239,9 +237,7 @@ def test_a_kernel_without_zoom_notebook_gets_cell_alerts_too(zoom, tmp_path):
                target={"to_channel": ch}, kernelspec=spec, cell_meta={0: {"notify": "end"}})
     with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
             browser_page() as page:
-        page.goto(f"{base}/lab/tree/bare.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
+        open_notebook(page, f"{base}/lab/tree/bare.ipynb?token={token}", base, token)
         assert only_session(base, token)["kernel"]["name"] == "bare"
         run_cell(page, 0)
         page.wait_for_selector(".jp-OutputArea-output:has-text('None')")
@@ -255,9 +251,7 @@ def test_notebook_7_bell_and_alert(zoom, tmp_path):
                target={"to_channel": ch})
     with jupyter("notebook", tmp_path, zoom.lab_env, [nb]) as (base, token), \
             browser_page() as page:
-        page.goto(f"{base}/notebooks/nb7.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
+        open_notebook(page, f"{base}/notebooks/nb7.ipynb?token={token}", base, token)
         set_bell(page, 0, "when it fails")
         run_cell(page, 0)
         (msg,) = wait_for(lambda: texts(zoom))
@@ -361,9 +355,7 @@ def test_a_failed_send_is_a_notification_with_retry(zoom, tmp_path):
                cell_meta={0: {"notify": "end"}})
     with jupyter("lab", tmp_path, zoom.lab_env, [nb]) as (base, token), \
             browser_page() as page:
-        page.goto(f"{base}/lab/tree/lost.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
+        open_notebook(page, f"{base}/lab/tree/lost.ipynb?token={token}", base, token)
         run_cell(page, 0)
         toast = page.locator(".Toastify__toast", has_text="Zoom: not sent to")
         toast.wait_for(timeout=20_000)
@@ -442,9 +434,7 @@ def test_a_bell_with_no_login_says_so_and_retry_sends_once_logged_in(zoom, tmp_p
                target={"to_channel": zoom.channel_id("general")},
                cell_meta={0: {"notify": "end"}})
     with jupyter("lab", tmp_path, env, [nb]) as (base, token), browser_page() as page:
-        page.goto(f"{base}/lab/tree/nologin.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        wait_kernel_idle(base, token)
+        open_notebook(page, f"{base}/lab/tree/nologin.ipynb?token={token}", base, token)
         run_cell(page, 0)
         toast = page.locator(".Toastify__toast", has_text="Zoom: not sent to")
         toast.wait_for(timeout=20_000)

@@ -82,15 +82,22 @@ def _lab_config(home: Path) -> Path:
     return path
 
 
-def _lab_extension(home: Path, env: dict[str, str]) -> dict[str, str]:
-    """The checkout's built JupyterLab extension (scripts/build-lab) on JUPYTER_PATH; an
-    installed wheel has it in share/jupyter/labextensions already."""
-    built = NOTEBOOKS.parent / "zoom_notebook" / "labextension"
-    if not (built / "package.json").exists():
+#: where scripts/build-lab puts the JupyterLab extension in a checkout
+LAB_EXTENSION = NOTEBOOKS.parent / "zoom_notebook" / "labextension"
+
+
+def lab_extension_env(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the checkout's built JupyterLab extension (scripts/build-lab) on
+    JUPYTER_PATH, through a link in ``home`` (an editable install has no
+    share/jupyter/labextensions; an installed wheel has it there already). Unchanged
+    when nothing is built."""
+    if not (LAB_EXTENSION / "package.json").exists():
         return env
     path = home / "jupyter-path" / "labextensions"
     path.mkdir(parents=True, exist_ok=True)
-    (path / "zoom-notebook").symlink_to(built)
+    link = path / "zoom-notebook"
+    if not link.exists():
+        link.symlink_to(LAB_EXTENSION)
     return {**env, "JUPYTER_PATH": os.pathsep.join(
         filter(None, [str(path.parent), env.get("JUPYTER_PATH", "")]))}
 
@@ -154,7 +161,7 @@ def _lab(sb: Any, env: dict[str, str], open_browser: bool, workspace: Path) -> i
         args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")
-    env = _lab_extension(workspace.parent, env)
+    env = lab_extension_env(workspace.parent, env)
     proc = subprocess.Popen(args, cwd=workspace, env=env,  # noqa: S603 - our own argv
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import requests
